@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Adds up the vitest JSON reports (.reports/vitest.json) of every workspace that
+// has a test script and prints one closing line: `N passed, N failed`. A workspace
+// that left no report (its run crashed or never started) counts as one failure,
+// and so does a test file that could not run: silence is not a pass.
+// Exit code: 0 only when nothing failed.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..', '..');
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+
+const workspaces = readJson(join(root, 'package.json')).workspaces.flatMap((pattern) => {
+  const parent = join(root, pattern.replace(/\/\*$/, ''));
+  return existsSync(parent) ? readdirSync(parent).map((name) => join(parent, name)) : [];
+});
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const dir of workspaces) {
+  const manifest = join(dir, 'package.json');
+  if (!existsSync(manifest) || !readJson(manifest).scripts?.test) continue;
+  const name = readJson(manifest).name;
+  const reportFile = join(dir, '.reports', 'vitest.json');
+  if (!existsSync(reportFile)) {
+    console.log(`${name}: no test report (its test run did not complete)`);
+    failed += 1;
+    continue;
+  }
+  const report = readJson(reportFile);
+  const brokenFiles = report.testResults.filter(
+    (file) => file.status === 'failed' && file.assertionResults.length === 0,
+  );
+  passed += report.numPassedTests;
+  failed += report.numFailedTests + brokenFiles.length;
+  skipped += report.numPendingTests + report.numTodoTests;
+  console.log(
+    `${name}: ${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles.length} failed` +
+      (brokenFiles.length ? ` (${brokenFiles.length} file(s) could not run)` : ''),
+  );
+}
+
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exitCode = failed === 0 && passed > 0 ? 0 : 1;

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Prepares a machine to build, run and test the project: Node >= 22.22, a Docker engine with
+# compose, and a Node base image. Every step is skipped when already satisfied.
+#
+# Usage: exports="$(bash infra/dev/bootstrap.sh)" && eval "$exports"
+# stdout carries only `export ...` lines for the calling shell; everything else goes to stderr.
+set -euo pipefail
+
+DEFAULT_NODE_IMAGE=node:24.21-alpine
+LOCAL_NODE_IMAGE=microservices-lab/node:24-local
+RYUK_IMAGE=testcontainers/ryuk
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+env_file="$repo_root/.env"
+
+log() { echo "bootstrap: $*" >&2; }
+fail() { echo "bootstrap: $*" >&2; exit 1; }
+emit() { printf '%s\n' "$*"; }
+
+node_is_recent() {
+  "$1" -e '
+    const [major, minor] = process.versions.node.split(".").map(Number);
+    process.exit(major > 22 || (major === 22 && minor >= 22) ? 0 : 1);
+  ' >/dev/null 2>&1
+}
+
+tools_dir() {
+  if [[ -n "${LAB_TOOLS_DIR:-}" ]]; then
+    echo "$LAB_TOOLS_DIR"
+  elif mkdir -p /opt/microservices-lab 2>/dev/null && [[ -w /opt/microservices-lab ]]; then
+    echo /opt/microservices-lab
+  else
+    echo "$HOME/.cache/microservices-lab"
+  fi
+}
+
+ensure_node() {
+  if command -v node >/dev/null && node_is_recent node; then
+    log "node $(node --version) on PATH is recent enough"
+    return
+  fi
+
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) fail "no node-linux-* package for $(uname -m); install Node >= 22.22 by hand" ;;
+  esac
+  local prefix node_home bin_dir host_npmrc=""
+  prefix="$(tools_dir)/node-24"
+  node_home="$prefix/node_modules/node-linux-$arch"
+  bin_dir="$node_home/bin"
+  if command -v node >/dev/null; then
+    host_npmrc="$(dirname "$(dirname "$(realpath "$(command -v node)")")")/etc/npmrc"
+  fi
+
+  if [[ -x "$bin_dir/node" ]] && node_is_recent "$bin_dir/node"; then
+    log "using node $("$bin_dir/node" --version) from $bin_dir"
+  else
+    command -v npm >/dev/null || fail "npm is missing; install npm (or Node >= 22.22) first"
+    log "installing node-linux-$arch@24 into $prefix"
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-save --no-audit --no-fund --loglevel=error "node-linux-$arch@24" >&2
+    node_is_recent "$bin_dir/node" || fail "node-linux-$arch@24 did not install a working node in $bin_dir"
+  fi
+  # npm reads its global npmrc (cafile, proxy) from beside the node running it; keep the host's.
+  if [[ -f "$host_npmrc" && ! -e "$node_home/etc/npmrc" ]]; then
+    mkdir -p "$node_home/etc"
+    ln -s "$host_npmrc" "$node_home/etc/npmrc"
+  fi
+  # Later steps (the offline base image build) need this node too.
+  export PATH="$bin_dir:$PATH"
+  emit "export PATH=$(printf '%q' "$bin_dir"):\"\$PATH\""
+}
+
+# dockerd lives in /usr/sbin, which a non-root PATH often lacks.
+find_dockerd() {
+  PATH="$PATH:/usr/sbin:/sbin" command -v dockerd
+}
+
+compose_available() {
+  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1
+}
+
+ensure_docker() {
+  local engine_up=false packages=()
+  docker info >/dev/null 2>&1 && engine_up=true
+
+  if ! command -v docker >/dev/null || { ! $engine_up && ! find_dockerd >/dev/null; }; then
+    packages+=(docker.io)
+  fi
+  compose_available || packages+=(docker-compose)
+  [[ -x /bin/busybox ]] || packages+=(busybox-static)
+
+  if ((${#packages[@]})); then
+    [[ $EUID -eq 0 ]] || fail "missing ${packages[*]}; run as root or: sudo apt-get install -y ${packages[*]}"
+    log "installing ${packages[*]} with apt"
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >&2
+    # The package's own service start works on machines with an init system.
+    docker info >/dev/null 2>&1 && engine_up=true
+  fi
+
+  if $engine_up; then
+    log "docker engine $(docker version --format '{{.Server.Version}}' 2>/dev/null) is running"
+    return
+  fi
+  [[ $EUID -eq 0 ]] || fail "docker info fails (engine down, or no access to its socket); start dockerd or join the docker group"
+
+  log "starting dockerd (log: /var/log/dockerd.log)"
+  # Detached from this script's stdout: `eval "$(bootstrap.sh)"` waits for every writer to close it.
+  setsid nohup "$(find_dockerd)" </dev/null >/var/log/dockerd.log 2>&1 &
+  local waited
+  for ((waited = 0; waited < 60; waited++)); do
+    docker info >/dev/null 2>&1 && return
+    sleep 1
+  done
+  fail "dockerd did not answer within 60 s; see /var/log/dockerd.log"
+}
+
+configured_node_image() {
+  if [[ -n "${NODE_IMAGE:-}" ]]; then
+    echo "$NODE_IMAGE"
+  elif [[ -f "$env_file" ]] && grep -q '^NODE_IMAGE=' "$env_file"; then
+    grep '^NODE_IMAGE=' "$env_file" | tail -n 1 | cut -d= -f2- | tr -d "\"'"
+  else
+    echo "$DEFAULT_NODE_IMAGE"
+  fi
+}
+
+# Replaces KEY's line in place, or appends it, keeping every other line as it was.
+set_env_line() {
+  local key=$1 value=$2 updated
+  touch "$env_file"
+  updated="$(awk -v key="$key" -v line="$key=$value" '
+    index($0, key "=") == 1 { if (!done) print line; done = 1; next }
+    { print }
+    END { if (!done) print line }
+  ' "$env_file")"
+  printf '%s\n' "$updated" >"$env_file"
+}
+
+ensure_node_image() {
+  local image
+  image="$(configured_node_image)"
+
+  if docker image inspect "$image" >/dev/null 2>&1; then
+    log "base image $image is present"
+  elif [[ "$image" != "$LOCAL_NODE_IMAGE" ]] && timeout 60 docker pull "$image" >&2; then
+    log "pulled base image $image"
+  else
+    log "$image is neither present nor pullable; building $LOCAL_NODE_IMAGE from this machine's node"
+    bash "$repo_root/infra/offline-base/build.sh" "$LOCAL_NODE_IMAGE" >&2
+    image="$LOCAL_NODE_IMAGE"
+    set_env_line NODE_IMAGE "$image"
+  fi
+  emit "export NODE_IMAGE=$(printf '%q' "$image")"
+}
+
+ensure_ryuk_setting() {
+  if [[ -n "$(docker images -q "$RYUK_IMAGE" 2>/dev/null)" ]]; then
+    log "$RYUK_IMAGE is present; testcontainers keeps its reaper"
+  else
+    log "$RYUK_IMAGE is not present and cannot be pulled; disabling the testcontainers reaper"
+    emit "export TESTCONTAINERS_RYUK_DISABLED=true"
+  fi
+}
+
+ensure_node
+ensure_docker
+ensure_node_image
+ensure_ryuk_setting

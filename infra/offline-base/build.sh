@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds a Node base image from the host's own node, npm, glibc and busybox, for machines
+# that cannot pull from any image registry. Usage: build.sh [image-tag]
+set -euo pipefail
+
+image="${1:-${OFFLINE_BASE_IMAGE:-microservices-lab/node:24-local}}"
+busybox=/bin/busybox
+
+fail() { echo "offline-base: $*" >&2; exit 1; }
+log() { echo "offline-base: $*" >&2; }
+
+node_bin="$(command -v node)" || fail "no node on PATH; install Node >= 22.22 first (infra/dev/bootstrap.sh does)"
+node_bin="$(realpath "$node_bin")"
+node_version="$("$node_bin" -p 'process.versions.node')"
+"$node_bin" -e '
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  process.exit(major > 22 || (major === 22 && minor >= 22) ? 0 : 1);
+' || fail "node $node_version at $node_bin is older than 22.22; put Node 24 first on PATH (infra/dev/bootstrap.sh does)"
+
+npm_cli="$(command -v npm)" || fail "no npm on PATH"
+npm_dir="$(dirname "$(dirname "$(realpath "$npm_cli")")")"
+[[ -f "$npm_dir/bin/npm-cli.js" && -f "$npm_dir/bin/npx-cli.js" ]] \
+  || fail "cannot find npm's package dir from $npm_cli (looked in $npm_dir)"
+
+[[ -x "$busybox" ]] || fail "$busybox is missing; apt-get install busybox-static"
+command -v docker >/dev/null || fail "no docker CLI on PATH"
+
+started=$SECONDS
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+rootfs="$work/rootfs"
+
+mkdir -p "$rootfs"/{bin,sbin,etc/ssl/certs,home/node,root,tmp,usr/bin,usr/sbin,usr/local/sbin,usr/local/bin,usr/local/lib/node_modules}
+chmod 1777 "$rootfs/tmp"
+chmod 700 "$rootfs/root"
+
+cp "$node_bin" "$rootfs/usr/local/bin/node"
+cp -R "$npm_dir" "$rootfs/usr/local/lib/node_modules/npm"
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
+ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
+
+cp "$busybox" "$rootfs/bin/busybox"
+for applet in $("$busybox" --list); do
+  [[ -e "$rootfs/bin/$applet" ]] || ln -s busybox "$rootfs/bin/$applet"
+done
+# npm-cli.js starts with "#!/usr/bin/env node".
+ln -s /bin/busybox "$rootfs/usr/bin/env"
+
+# Shared libraries at the exact paths the binaries ask for, the loader included; ldd
+# exits non-zero for a static busybox, which simply adds nothing.
+for binary in "$node_bin" "$busybox"; do
+  { ldd "$binary" 2>/dev/null || true; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+done | sort -u | while read -r lib; do
+  mkdir -p "$rootfs$(dirname "$lib")"
+  cp -L "$lib" "$rootfs$lib"
+done
+
+cat >"$rootfs/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+node:x:1000:1000::/home/node:/bin/sh
+EOF
+cat >"$rootfs/etc/group" <<'EOF'
+root:x:0:
+node:x:1000:
+EOF
+# glibc resolves names through NSS; without this file it would try DNS before /etc/hosts.
+cat >"$rootfs/etc/nsswitch.conf" <<'EOF'
+passwd: files
+group: files
+hosts: files dns
+EOF
+cat >"$rootfs/etc/hosts" <<'EOF'
+127.0.0.1 localhost
+::1 localhost
+EOF
+cp -L /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+
+# Ownership is set in the tar stream, so the script needs no root to produce root-owned files.
+tar --numeric-owner --owner=0 --group=0 --exclude=./home/node -C "$rootfs" -cf "$work/rootfs.tar" .
+tar --numeric-owner --owner=1000 --group=1000 -C "$rootfs" -rf "$work/rootfs.tar" ./home/node
+
+previous_id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
+docker import \
+  --message "infra/offline-base/build.sh from node $node_version" \
+  --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+  --change "ENV NODE_VERSION=$node_version" \
+  --change "LABEL org.opencontainers.image.description=\"Node $node_version on glibc and busybox, built offline from the host\"" \
+  --change 'CMD ["node"]' \
+  "$work/rootfs.tar" "$image" >/dev/null
+
+# The replaced image would otherwise linger untagged; it stays if something still uses it.
+if [[ -n "$previous_id" && "$previous_id" != "$(docker image inspect --format '{{.Id}}' "$image")" ]]; then
+  docker image rm "$previous_id" >/dev/null 2>&1 || true
+fi
+
+size="$(docker image inspect --format '{{.Size}}' "$image")"
+log "built $image (node $node_version, $((size / 1000000)) MB) in $((SECONDS - started)) s"

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigReader, parseConfig } from './config.js';
+
+describe('ConfigReader', () => {
+  it('uses defaults for unset and blank variables', () => {
+    const read = new ConfigReader({ BLANK: '  ' });
+    expect(read.integer('BLANK', 7)).toBe(7);
+    expect(read.string('UNSET', 'x')).toBe('x');
+  });
+
+  it('requires a string without default, naming the variable', () => {
+    expect(() => new ConfigReader({}).string('DATABASE_URL')).toThrow('DATABASE_URL is required');
+  });
+
+  it('parses booleans strictly', () => {
+    const read = new ConfigReader({ A: 'yes', B: 'off', C: 'maybe' });
+    expect(read.boolean('A', false)).toBe(true);
+    expect(read.boolean('B', true)).toBe(false);
+    expect(() => read.boolean('C', true)).toThrow('C must be true or false (got "maybe")');
+  });
+
+  it('rejects fractional and out-of-range integers', () => {
+    const read = new ConfigReader({ F: '1.5', BIG: '99' });
+    expect(() => read.integer('F', 1)).toThrow('F must be an integer');
+    expect(() => read.integer('BIG', 1, { min: 0, max: 10 })).toThrow('BIG must be an integer from 0 to 10 (got "99")');
+  });
+
+  it('normalises URLs without a trailing slash', () => {
+    expect(new ConfigReader({ U: 'http://users:8090/' }).httpUrl('U', 'http://x')).toBe('http://users:8090');
+  });
+
+  it('freezes the parsed object', () => {
+    const config = parseConfig({}, (read) => ({ port: read.port('PORT', 1) }));
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+});

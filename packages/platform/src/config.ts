@@ -1,0 +1,116 @@
+/**
+ * Typed, fail-fast configuration. A service describes its settings once with a
+ * ConfigReader; a bad or missing value throws a ConfigError whose message is a
+ * single line naming the variable, which `loadConfigOrExit` prints before exiting.
+ */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  readonly variable: string;
+
+  constructor(variable: string, problem: string, raw?: string) {
+    super(`${variable} ${problem}${raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+interface IntegerOptions {
+  min?: number;
+  max?: number;
+}
+
+export class ConfigReader {
+  readonly #env: Env;
+
+  constructor(env: Env) {
+    this.#env = env;
+  }
+
+  /** An unset or empty variable counts as absent, so `FOO=` falls back to the default. */
+  #raw(name: string): string | undefined {
+    const value = this.#env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback?: string): string {
+    const raw = this.#raw(name);
+    if (raw !== undefined) return raw;
+    if (fallback === undefined) throw new ConfigError(name, 'is required');
+    return fallback;
+  }
+
+  integer(
+    name: string,
+    fallback: number,
+    { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER }: IntegerOptions = {},
+  ): number {
+    const raw = this.#raw(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      throw new ConfigError(name, `must be an integer from ${min} to ${max}`, raw);
+    }
+    return value;
+  }
+
+  port(name: string, fallback: number): number {
+    return this.integer(name, fallback, { min: 0, max: 65535 });
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.#raw(name);
+    if (raw === undefined) return fallback;
+    if (/^(true|1|yes|on)$/i.test(raw)) return true;
+    if (/^(false|0|no|off)$/i.test(raw)) return false;
+    throw new ConfigError(name, 'must be true or false', raw);
+  }
+
+  oneOf<const T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.#raw(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      throw new ConfigError(name, `must be one of ${allowed.join(', ')}`, raw);
+    }
+    return raw as T;
+  }
+
+  /** An absolute http(s) URL, returned without a trailing slash. */
+  httpUrl(name: string, fallback: string): string {
+    const raw = this.#raw(name) ?? fallback;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError(name, 'must be an absolute http(s) URL', raw);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(name, 'must be an absolute http(s) URL', raw);
+    }
+    return url.href.replace(/\/+$/, '');
+  }
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Builds a frozen config object from `env` with the given description. */
+export function parseConfig<T extends object>(env: Env, describe: (read: ConfigReader) => T): Readonly<T> {
+  return Object.freeze(describe(new ConfigReader(env)));
+}
+
+/**
+ * For `main.ts`: a ConfigError ends the process with one line on stderr and exit
+ * code 78 (EX_CONFIG), so orchestrators and humans see exactly which variable is wrong.
+ */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}

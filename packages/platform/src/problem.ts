@@ -1,0 +1,142 @@
+import { STATUS_CODES } from 'node:http';
+
+/**
+ * The error catalogue. Every error a client can see is an HttpError with a stable
+ * `code`; anything else is a bug and leaves the process as a bare 500 whose body
+ * says nothing about internals (RFC 9457 problem details).
+ */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  code: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly extensions: Readonly<Record<string, unknown>>;
+
+  constructor(status: number, code: string, detail: string, extensions: Record<string, unknown> = {}) {
+    super(detail);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.extensions = extensions;
+  }
+
+  toProblem(instance?: string): ProblemBody {
+    return {
+      type: `https://microservices-lab.dev/problems/${this.code.toLowerCase().replaceAll('_', '-')}`,
+      title: STATUS_CODES[this.status] ?? 'Error',
+      status: this.status,
+      detail: this.message,
+      ...(instance === undefined ? {} : { instance }),
+      code: this.code,
+      ...this.extensions,
+    };
+  }
+}
+
+export class ValidationError extends HttpError {
+  constructor(errors: FieldError[]) {
+    super(
+      400,
+      'VALIDATION_FAILED',
+      `The request is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
+      {
+        errors,
+      },
+    );
+  }
+}
+
+export class NotFoundError extends HttpError {
+  constructor(detail: string) {
+    super(404, 'NOT_FOUND', detail);
+  }
+}
+
+export class ConflictError extends HttpError {
+  constructor(detail: string) {
+    super(409, 'CONFLICT', detail);
+  }
+}
+
+export class UpstreamUnavailableError extends HttpError {
+  constructor(upstream: string, status: 502 | 503 = 502) {
+    super(status, 'UPSTREAM_UNAVAILABLE', `The ${upstream} service is unavailable`, { upstream });
+  }
+}
+
+export class UpstreamTimeoutError extends HttpError {
+  constructor(upstream: string, timeoutMs: number) {
+    super(504, 'UPSTREAM_TIMEOUT', `The ${upstream} service did not answer within ${timeoutMs} ms`, { upstream });
+  }
+}
+
+export class InternalError extends HttpError {
+  constructor() {
+    super(500, 'INTERNAL', 'An unexpected error occurred; it has been logged with the request id');
+  }
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Ajv issues (Fastify's `error.validation`) as field errors a client can act on. */
+function fieldErrorsFrom(issues: ValidationIssue[], context: string): FieldError[] {
+  return issues.map((issue) => {
+    const missing = issue.params?.missingProperty;
+    const extra = issue.params?.additionalProperty;
+    const path = `${issue.instancePath ?? ''}${typeof missing === 'string' ? `/${missing}` : ''}${typeof extra === 'string' ? `/${extra}` : ''}`;
+    const message = typeof extra === 'string' ? 'is not an allowed field' : (issue.message ?? 'is invalid');
+    return { field: `${context}${path}` || context, message };
+  });
+}
+
+/**
+ * Maps anything thrown in a request to an HttpError. Framework client errors
+ * (Fastify's and body-parser's, both carrying a 4xx status) keep their status and
+ * message; everything else becomes InternalError, so no internal message or stack
+ * reaches a client.
+ */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (typeof error !== 'object' || error === null) return new InternalError();
+  const candidate = error as {
+    validation?: ValidationIssue[];
+    validationContext?: string;
+    statusCode?: unknown;
+    status?: unknown;
+    code?: unknown;
+    message?: unknown;
+  };
+  if (Array.isArray(candidate.validation)) {
+    return new ValidationError(fieldErrorsFrom(candidate.validation, candidate.validationContext ?? 'body'));
+  }
+  const status = typeof candidate.statusCode === 'number' ? candidate.statusCode : candidate.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = typeof candidate.code === 'string' ? candidate.code : `HTTP_${status}`;
+    const detail =
+      typeof candidate.message === 'string' && candidate.message !== ''
+        ? candidate.message
+        : (STATUS_CODES[status] ?? 'Client error');
+    return new HttpError(status, code, detail);
+  }
+  return new InternalError();
+}
