@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+
 /**
  * Typed, fail-fast configuration. A service describes its settings once with a
  * ConfigReader; a bad or missing value throws a ConfigError whose message is a
@@ -93,6 +95,26 @@ export class ConfigReader {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The settings every service has; each service adds its own beside them. */
+export function readServiceSettings(read: ConfigReader, defaults: { service: string; port: number; version: string }) {
+  return {
+    service: defaults.service,
+    host: read.string('HOST', '0.0.0.0'),
+    port: read.port('PORT', defaults.port),
+    /** In a container the hostname is the container id: what `x-served-by` shows. */
+    instance: read.string('INSTANCE_NAME', hostname()),
+    version: read.string('SERVICE_VERSION', defaults.version),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 8000, { min: 0, max: 60_000 }),
+    /**
+     * How long a stopping replica keeps serving while it reports unready, so that
+     * balancers probing readiness (the gateway probes every second) stop sending
+     * new requests before the listener closes.
+     */
+    drainDelayMs: read.integer('SHUTDOWN_DRAIN_DELAY_MS', 1500, { min: 0, max: 30_000 }),
+  };
+}
 
 /** Builds a frozen config object from `env` with the given description. */
 export function parseConfig<T extends object>(env: Env, describe: (read: ConfigReader) => T): Readonly<T> {

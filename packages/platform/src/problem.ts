@@ -75,8 +75,10 @@ export class ConflictError extends HttpError {
 }
 
 export class UpstreamUnavailableError extends HttpError {
-  constructor(upstream: string, status: 502 | 503 = 502) {
-    super(status, 'UPSTREAM_UNAVAILABLE', `The ${upstream} service is unavailable`, { upstream });
+  constructor(upstream: string, status: 502 | 503 = 503, reason?: string) {
+    super(status, 'UPSTREAM_UNAVAILABLE', `The ${upstream} service is unavailable${reason ? ` (${reason})` : ''}`, {
+      upstream,
+    });
   }
 }
 

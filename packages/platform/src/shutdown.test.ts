@@ -23,6 +23,27 @@ describe('handleShutdownSignals', () => {
     expect(events).toEqual(['close while ready=503', 'exit 0']);
   });
 
+  it('keeps serving, unready, for the drain delay before closing', async () => {
+    const health = new Health('svc', 'i1');
+    let closedAfterMs = 0;
+    const startedAt = Date.now();
+    const shutdown = handleShutdownSignals({
+      logger,
+      health,
+      graceMs: 1000,
+      drainDelayMs: 150,
+      signals: [],
+      close: async () => {
+        closedAfterMs = Date.now() - startedAt;
+      },
+      exit: () => {},
+    });
+    const done = shutdown();
+    expect((await health.ready()).body.status).toBe('draining');
+    await done;
+    expect(closedAfterMs).toBeGreaterThanOrEqual(140);
+  });
+
   it('exits 1 when closing overruns the grace period', async () => {
     const codes: number[] = [];
     const shutdown = handleShutdownSignals({

@@ -8,13 +8,16 @@ export interface ShutdownOptions {
   close: () => Promise<void>;
   /** Must stay below the orchestrator's kill timeout (Docker's default is 10 s). */
   graceMs: number;
+  /** Time between turning unready and closing the listener; counts against graceMs. */
+  drainDelayMs?: number;
   signals?: readonly NodeJS.Signals[];
   exit?: (code: number) => void;
 }
 
 /**
- * SIGTERM/SIGINT: readiness goes false at once, `close` drains and releases
- * resources, then the process exits 0. If draining overruns the grace period the
+ * SIGTERM/SIGINT: readiness goes false at once, requests keep being served for
+ * `drainDelayMs` while balancers notice, then `close` stops the listener, lets
+ * in-flight requests finish and releases resources, and the process exits 0. If draining overruns the grace period the
  * process exits 1 rather than being SIGKILLed mid-write by the orchestrator.
  */
 export function handleShutdownSignals({
@@ -22,6 +25,7 @@ export function handleShutdownSignals({
   health,
   close,
   graceMs,
+  drainDelayMs = 0,
   signals = ['SIGTERM', 'SIGINT'],
   exit = (code) => process.exit(code),
 }: ShutdownOptions): () => Promise<void> {
@@ -38,6 +42,7 @@ export function handleShutdownSignals({
       }, graceMs);
       timer.unref();
       try {
+        await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
         await close();
         logger.info({ durationMs: Date.now() - startedAt }, 'shutdown complete');
         exit(0);

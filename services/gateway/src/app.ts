@@ -3,33 +3,62 @@ import { Health } from '@lab/platform/health';
 import { createLogger, type Logger } from '@lab/platform/logger';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config.ts';
+import { createGatewayMetrics } from './metrics.ts';
 import { proxyRoutes } from './proxy-routes.ts';
 import { Upstream } from './upstream.ts';
 
 export interface GatewayDeps {
   logger?: Logger;
   health?: Health;
+  /** Replaces DNS discovery (tests use it to put several replicas on loopback addresses). */
+  resolveAll?: (host: string) => Promise<string[]>;
 }
 
 export function buildApp(config: GatewayConfig, deps: GatewayDeps = {}): FastifyInstance {
   const logger = deps.logger ?? createLogger(config);
   const health = deps.health ?? new Health(config.service, config.instance);
+  const metrics = createGatewayMetrics();
   const upstreams = config.upstreams.map(
     (upstream) =>
-      new Upstream({
-        ...upstream,
-        connectTimeoutMs: config.connectTimeoutMs,
-        responseTimeoutMs: config.responseTimeoutMs,
-        probeTimeoutMs: config.probeTimeoutMs,
-      }),
+      new Upstream(
+        { ...upstream, ...config.resilience },
+        { logger, metrics, ...(deps.resolveAll ? { resolveAll: deps.resolveAll } : {}) },
+      ),
   );
 
   const app = createFastifyApp({ logger, health, bodyLimit: config.bodyLimitBytes });
   // The gateway stays ready while an upstream is down: it still serves the
-  // others and answers for the missing one with a problem+json error.
-  for (const upstream of upstreams) health.addCheck(upstream.name, () => upstream.probe(), { critical: false });
+  // others and answers for the missing one with a problem+json error at once.
+  for (const upstream of upstreams) {
+    health.addCheck(
+      upstream.name,
+      () => {
+        const { breaker, replicas, inFlight } = upstream.topology();
+        return { ok: replicas.healthy > 0 && breaker !== 'open', breaker, inFlight, ...replicas };
+      },
+      { critical: false },
+    );
+  }
+  // First discovery and probes before the first request, so no request meets an empty pool.
+  app.addHook('onReady', async () => {
+    await Promise.all(upstreams.map((upstream) => upstream.start()));
+  });
   app.addHook('onClose', async () => {
     await Promise.all(upstreams.map((upstream) => upstream.close()));
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const upstream = upstreams.find((u) => route.startsWith(u.prefix))?.name ?? 'none';
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode), upstream });
+  });
+
+  app.get('/api/_topology', async () => ({
+    gateway: { instance: config.instance, version: config.version },
+    upstreams: upstreams.map((upstream) => upstream.topology()),
+  }));
+  app.get('/metrics', async (_request, reply) => {
+    for (const upstream of upstreams) upstream.collectGauges();
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.register(proxyRoutes, { upstreams });
   return app;

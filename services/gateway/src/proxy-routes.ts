@@ -28,7 +28,7 @@ export async function proxyRoutes(app: FastifyInstance, { upstreams }: { upstrea
         .code(response.statusCode)
         .headers(response.headers)
         .header(REQUEST_ID_HEADER, request.id)
-        .header(SERVED_BY_HEADER, response.headers[SERVED_BY_HEADER] ?? upstream.name)
+        .header(SERVED_BY_HEADER, response.headers[SERVED_BY_HEADER] ?? response.replica)
         .send(response.body);
     };
     app.all(upstream.prefix, handler);

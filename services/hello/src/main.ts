@@ -15,6 +15,7 @@ handleShutdownSignals({
   logger,
   health,
   graceMs: config.shutdownGraceMs,
+  drainDelayMs: config.drainDelayMs,
   close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
 });
 

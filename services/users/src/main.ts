@@ -10,7 +10,13 @@ const logger = createLogger(config);
 const health = new Health(config.service, config.instance);
 const app = buildApp(config, { logger, health });
 
-handleShutdownSignals({ logger, health, graceMs: config.shutdownGraceMs, close: () => app.close() });
+handleShutdownSignals({
+  logger,
+  health,
+  graceMs: config.shutdownGraceMs,
+  drainDelayMs: config.drainDelayMs,
+  close: () => app.close(),
+});
 
 await app.listen({ port: config.port, host: config.host });
 logger.info({ dataDir: config.dataDir }, 'users listening');

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import {
   GenericContainer,
   getContainerRuntimeClient,
@@ -8,37 +11,91 @@ import {
 } from 'testcontainers';
 import { imageFor, SERVICE_PORTS, type ServiceName } from './images.ts';
 
+const run = promisify(execFile);
+
+/** The docker CLI, as a workshop attendee would type it: kill, pause, network disconnect... */
+export async function docker(...args: string[]): Promise<string> {
+  return (await run('docker', args)).stdout.trim();
+}
+
+/**
+ * Gateway figures for the fault tests: the documented defaults (README) scaled
+ * down so each scenario takes seconds, not minutes. The behaviour is the same.
+ */
+export const FAST_FAILOVER: Record<string, string> = {
+  UPSTREAM_RESPONSE_TIMEOUT_MS: '1000',
+  DISCOVERY_INTERVAL_MS: '1000',
+  PROBE_INTERVAL_MS: '500',
+  PROBE_TIMEOUT_MS: '500',
+  EJECTION_BASE_MS: '1000',
+  BREAKER_HALF_OPEN_AFTER_MS: '1000',
+};
+
+interface ServiceOptions {
+  env?: Record<string, string>;
+  publish?: boolean;
+  tag?: string;
+  /** A named volume mounted at /data (users keeps its SQLite file there). */
+  volume?: string;
+}
+
 /** One started service container, reachable on the test network by its service name. */
 export async function startService(
   service: ServiceName,
   network: StartedNetwork,
-  { env = {}, publish = false, tag = 'dev' }: { env?: Record<string, string>; publish?: boolean; tag?: string } = {},
+  { env = {}, publish = false, tag = 'dev', volume }: ServiceOptions = {},
 ): Promise<StartedTestContainer> {
   let container = new GenericContainer(imageFor(service, tag))
     .withNetwork(network)
     .withNetworkAliases(service)
-    .withEnvironment({ LOG_LEVEL: 'warn', ...env })
-    .withWaitStrategy(Wait.forHealthCheck())
+    .withEnvironment({ LOG_LEVEL: 'info', ...env })
+    // The service logs this once it listens (the gateway: after its first discovery).
+    // Docker's HEALTHCHECK would say the same, but only after its 5 s interval.
+    .withWaitStrategy(Wait.forLogMessage(`"msg":"${service} listening"`))
     .withStartupTimeout(60_000);
   if (publish) container = container.withExposedPorts(SERVICE_PORTS[service]);
+  // A bare name as the source makes Docker mount a named volume, not a host path.
+  if (volume) container = container.withBindMounts([{ source: volume, target: '/data' }]);
   return container.start();
 }
 
 export interface Stack {
   network: StartedNetwork;
   hello: StartedTestContainer;
-  users: StartedTestContainer;
+  /** Every users replica started so far, in order. */
+  users: StartedTestContainer[];
   gateway: StartedTestContainer;
   /** The gateway as the host sees it, through its mapped port. */
   gatewayUrl: string;
+  /** Starts one more users replica on the same alias and volume. */
+  addUsersReplica(): Promise<StartedTestContainer>;
+  /** Starts another container of a service on this network (e.g. a new version), removed by stop(). */
+  startExtra(service: ServiceName, options?: ServiceOptions): Promise<StartedTestContainer>;
+  /** Removes every container, the network and the users volume, whatever state they are in. */
   stop(): Promise<void>;
 }
 
+export interface StackOptions {
+  usersReplicas?: number;
+  gatewayEnv?: Record<string, string>;
+}
+
 /** hello, users and gateway on a fresh user-defined network; only the gateway publishes a port. */
-export async function startStack(): Promise<Stack> {
+export async function startStack({ usersReplicas = 1, gatewayEnv = {} }: StackOptions = {}): Promise<Stack> {
   const network = await new Network().start();
-  const [hello, users] = await Promise.all([startService('hello', network), startService('users', network)]);
-  const gateway = await startService('gateway', network, { publish: true });
+  const volume = `mslab-users-${randomBytes(4).toString('hex')}`;
+  const users: StartedTestContainer[] = [];
+  const extra: StartedTestContainer[] = [];
+  const addUsersReplica = async () => {
+    const replica = await startService('users', network, { volume });
+    users.push(replica);
+    return replica;
+  };
+  const [hello] = await Promise.all([
+    startService('hello', network),
+    ...Array.from({ length: usersReplicas }, () => addUsersReplica()),
+  ]);
+  const gateway = await startService('gateway', network, { publish: true, env: gatewayEnv });
   const gatewayUrl = `http://${gateway.getHost()}:${gateway.getMappedPort(SERVICE_PORTS.gateway)}`;
   return {
     network,
@@ -46,9 +103,18 @@ export async function startStack(): Promise<Stack> {
     users,
     gateway,
     gatewayUrl,
+    addUsersReplica,
+    async startExtra(service, options) {
+      const container = await startService(service, network, options);
+      extra.push(container);
+      return container;
+    },
     async stop() {
-      await Promise.allSettled([gateway, hello, users].map((c) => c.stop({ timeout: 10_000 })));
-      await network.stop();
+      // `docker rm -f` works on running, paused, stopped and disconnected containers alike.
+      const ids = [gateway, hello, ...users, ...extra].map((c) => c.getId());
+      await docker('rm', '-f', '-v', ...ids).catch(() => '');
+      await network.stop().catch(() => {});
+      await docker('volume', 'rm', '-f', volume).catch(() => '');
     },
   };
 }

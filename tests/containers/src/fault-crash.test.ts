@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { report, sleep, startLoad, summarize } from './load.ts';
+import { docker, FAST_FAILOVER, inspect, type Stack, startStack } from './stack.ts';
+import { breakerState, waitFor } from './topology.ts';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ usersReplicas: 2, gatewayEnv: FAST_FAILOVER });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('fault isolation: every users replica crashes (SIGKILL)', () => {
+  it('keeps hello at 100%, fails users fast with 503, and recovers without touching the gateway', async () => {
+    const gatewayBefore = await inspect(stack.gateway);
+    const load = startLoad({
+      baseUrl: stack.gatewayUrl,
+      routes: [
+        { name: 'hello', path: '/api/hello' },
+        { name: 'users', path: '/api/users' },
+      ],
+      ratePerSecond: 20,
+      maxDurationMs: 40_000,
+      clientTimeoutMs: 5_000,
+    });
+    await sleep(2_000);
+
+    await docker('kill', '--signal', 'SIGKILL', ...stack.users.map((c) => c.getId()));
+    const killedAt = load.now();
+    await waitFor(async () => (await breakerState(stack.gatewayUrl, 'users')) === 'open', 10_000);
+    const breakerOpenAt = load.now();
+    await sleep(4_000);
+
+    const restartedAt = load.now();
+    await stack.addUsersReplica();
+    const healthyAt = load.now();
+    await sleep(4_000);
+    const outcomes = await load.stop();
+
+    const hello = summarize(outcomes, 'hello', killedAt);
+    const whileDown = outcomes.filter((o) => o.route === 'users' && o.sentAt >= killedAt && o.sentAt < restartedAt);
+    const afterBreakerOpened = whileDown.filter((o) => o.sentAt >= breakerOpenAt);
+    const firstOkAfterRestart = outcomes.find(
+      (o) => o.route === 'users' && o.sentAt >= restartedAt && o.status === 200,
+    );
+    const recoveredAt = firstOkAfterRestart?.sentAt ?? Number.POSITIVE_INFINITY;
+    const recoveryMs = Math.round(recoveredAt - restartedAt);
+    const gatewayAfter = await inspect(stack.gateway);
+
+    report('crash', {
+      hello,
+      usersWhileDown: summarize(outcomes, 'users', killedAt, restartedAt),
+      breakerOpenAfterMs: Math.round(breakerOpenAt - killedAt),
+      usersAfterBreakerOpenMaxLatencyMs: Math.max(...afterBreakerOpened.map((o) => Math.round(o.latencyMs))),
+      restartToHealthyMs: Math.round(healthyAt - restartedAt),
+      recoveryAfterRestartMs: recoveryMs,
+      usersAfterRecovery: summarize(outcomes, 'users', recoveredAt),
+    });
+
+    expect(hello.count).toBeGreaterThan(200);
+    expect(hello.successRate).toBe(1);
+
+    expect(whileDown.length).toBeGreaterThan(50);
+    for (const outcome of whileDown) {
+      expect(outcome.contentType).toMatch(/^application\/problem\+json/);
+      expect([503, 504]).toContain(outcome.status);
+    }
+    expect(afterBreakerOpened.length).toBeGreaterThan(40);
+    for (const outcome of afterBreakerOpened) {
+      expect(outcome.status).toBe(503);
+      expect(outcome.latencyMs).toBeLessThan(100);
+    }
+
+    expect(recoveryMs).toBeLessThan(5_000);
+    expect(summarize(outcomes, 'users', recoveredAt).successRate).toBe(1);
+
+    expect(gatewayAfter.State.Running).toBe(true);
+    expect(gatewayAfter.State.StartedAt).toBe(gatewayBefore.State.StartedAt);
+    expect(gatewayAfter.RestartCount).toBe(0);
+  });
+});

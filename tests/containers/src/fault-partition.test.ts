@@ -1,0 +1,27 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { expectIsolatedAndRecovered, runUsersFault } from './isolation.ts';
+import { docker, FAST_FAILOVER, inspect, type Stack, startStack } from './stack.ts';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ gatewayEnv: FAST_FAILOVER });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('fault isolation: users is cut off the network (docker network disconnect)', () => {
+  it('keeps hello at 100% and ends every users request within the timeout, then recovers', async () => {
+    const startedAt = (await inspect(stack.gateway)).State.StartedAt;
+    const network = stack.network.getName();
+    const users = stack.users.map((c) => c.getId());
+    const run = await runUsersFault(stack, {
+      fault: () => Promise.all(users.map((id) => docker('network', 'disconnect', network, id))),
+      // Reconnected under the same alias, as compose would attach it.
+      repair: () => Promise.all(users.map((id) => docker('network', 'connect', '--alias', 'users', network, id))),
+    });
+    await expectIsolatedAndRecovered('partition', stack, run, startedAt);
+  });
+});

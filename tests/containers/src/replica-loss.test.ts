@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { report, shareByReplica, sleep, startLoad, summarize } from './load.ts';
+import { docker, dockerHostname, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
+import { upstreamTopology } from './topology.ts';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ usersReplicas: 3, gatewayEnv: FAST_FAILOVER });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('replica loss under load', () => {
+  it('loses no GET when one of 3 users replicas is SIGKILLed, retrying at most 20% extra', async () => {
+    const created = await fetch(`${stack.gatewayUrl}/api/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Replica Rita', email: 'rita@example.org' }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const before = await upstreamTopology(stack.gatewayUrl, 'users');
+    const load = startLoad({
+      baseUrl: stack.gatewayUrl,
+      routes: [
+        { name: 'list', path: '/api/users' },
+        { name: 'read', path: `/api/users/${id}` },
+      ],
+      ratePerSecond: 25,
+      maxDurationMs: 30_000,
+    });
+    await sleep(3_000);
+    const victim = stack.users[1];
+    if (!victim) throw new Error('expected 3 users replicas');
+    await docker('kill', '--signal', 'SIGKILL', victim.getId());
+    const killedAt = load.now();
+    await sleep(5_000);
+    const outcomes = await load.stop();
+    const after = await upstreamTopology(stack.gatewayUrl, 'users');
+
+    const requests = after.requests - before.requests;
+    const attempts = after.attempts - before.attempts;
+    const afterKill = outcomes.filter((o) => o.sentAt >= killedAt + 2_000);
+    const figures = {
+      list: summarize(outcomes, 'list'),
+      read: summarize(outcomes, 'read'),
+      requests,
+      attempts,
+      retries: after.retries - before.retries,
+      attemptsPerRequest: Number((attempts / requests).toFixed(3)),
+      servedByAfterKill: Object.fromEntries(shareByReplica(afterKill)),
+    };
+    report('replica-loss', figures);
+
+    expect(outcomes.length).toBeGreaterThan(300);
+    expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
+    expect(attempts / requests).toBeLessThanOrEqual(1.2);
+    expect(shareByReplica(afterKill).has(dockerHostname(victim))).toBe(false);
+    expect(shareByReplica(afterKill).size).toBe(2);
+  });
+});
