@@ -3,8 +3,12 @@ import { Health } from '@lab/platform/health';
 import { createLogger, type Logger } from '@lab/platform/logger';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config.ts';
+import { addCors } from './cors.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { proxyRoutes } from './proxy-routes.ts';
+import { addRateLimit } from './rate-limit.ts';
+import { addUrlLengthLimit } from './request-limits.ts';
+import { addSecurityHeaders } from './security-headers.ts';
 import { Upstream } from './upstream.ts';
 
 export interface GatewayDeps {
@@ -27,6 +31,12 @@ export function buildApp(config: GatewayConfig, deps: GatewayDeps = {}): Fastify
   );
 
   const app = createFastifyApp({ logger, health, bodyLimit: config.bodyLimitBytes });
+  // Cheapest refusals first; rate limiting before CORS so preflights count too.
+  addUrlLengthLimit(app);
+  if (config.rateLimit.enabled) addRateLimit(app, config.rateLimit);
+  if (config.corsOrigins.length > 0) addCors(app, config.corsOrigins);
+  addSecurityHeaders(app);
+
   // The gateway stays ready while an upstream is down: it still serves the
   // others and answers for the missing one with a problem+json error at once.
   for (const upstream of upstreams) {

@@ -1,4 +1,4 @@
-import { type Env, parseConfig, readServiceSettings } from '@lab/platform/config';
+import { ConfigError, type ConfigReader, type Env, parseConfig, readServiceSettings } from '@lab/platform/config';
 import pkg from '../package.json' with { type: 'json' };
 
 export interface UpstreamConfig {
@@ -7,6 +7,24 @@ export interface UpstreamConfig {
   /** Public path prefix, stripped before forwarding: /api/users/42 reaches users as /42. */
   prefix: string;
   baseUrl: string;
+}
+
+const isHttpOrigin = (value: string) =>
+  URL.canParse(value) && /^https?:$/.test(new URL(value).protocol) && new URL(value).origin === value;
+
+/** A comma-separated list of exact origins (`https://app.example.org`); empty means CORS stays off. */
+function readOrigins(read: ConfigReader, name: string): string[] {
+  const raw = read.string(name, '');
+  const origins = raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+  for (const origin of origins) {
+    if (!isHttpOrigin(origin)) {
+      throw new ConfigError(name, 'must be a comma-separated list of origins like https://app.example.org', raw);
+    }
+  }
+  return origins;
 }
 
 export function loadGatewayConfig(env: Env) {
@@ -31,6 +49,13 @@ export function loadGatewayConfig(env: Env) {
       retryBudgetRatio: read.integer('RETRY_BUDGET_PERCENT', 20, { min: 0, max: 100 }) / 100,
     },
     bodyLimitBytes: read.integer('BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024, max: 100 * 1024 * 1024 }),
+    rateLimit: {
+      enabled: read.boolean('RATE_LIMIT_ENABLED', true),
+      // Per client IP. The container tests send up to ~80 req/s for ~40 s from one host (~4800 in a
+      // minute) and the demos less, so 20000 never trips them yet still stops one runaway client.
+      perMinute: read.integer('RATE_LIMIT_PER_MINUTE', 20_000, { min: 1, max: 10_000_000 }),
+    },
+    corsOrigins: readOrigins(read, 'CORS_ORIGINS'),
   }));
 }
 

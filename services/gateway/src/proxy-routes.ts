@@ -1,5 +1,6 @@
 import { REQUEST_ID_HEADER, SERVED_BY_HEADER } from '@lab/platform/request-id';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { withoutCorsHeaders } from './cors.ts';
 import { type Upstream, withoutHopByHop } from './upstream.ts';
 
 /**
@@ -26,7 +27,7 @@ export async function proxyRoutes(app: FastifyInstance, { upstreams }: { upstrea
       });
       return reply
         .code(response.statusCode)
-        .headers(response.headers)
+        .headers(withoutCorsHeaders(response.headers))
         .header(REQUEST_ID_HEADER, request.id)
         .header(SERVED_BY_HEADER, response.headers[SERVED_BY_HEADER] ?? response.replica)
         .send(response.body);

@@ -29,6 +29,8 @@ export interface Replica {
   ejectedUntil: number;
   /** undefined until the first probe answers: a replica gets traffic only once it is ready. */
   ready: boolean | undefined;
+  /** The instance name its probes report; a new one at the same address is a new replica. */
+  instance: string | undefined;
 }
 
 export interface ReplicaView {
@@ -39,6 +41,7 @@ export interface ReplicaView {
   inFlight: number;
   consecutiveFailures: number;
   ejections: number;
+  instance: string | null;
 }
 
 /** Node's default lookup returns one address; Docker's DNS has one per replica, so ask for all. */
@@ -133,6 +136,7 @@ export class ReplicaPool {
       ejections: 0,
       ejectedUntil: 0,
       ready: undefined,
+      instance: undefined,
     };
   }
 
@@ -142,14 +146,30 @@ export class ReplicaPool {
 
   async #probe(replica: Replica): Promise<void> {
     let ready: boolean;
+    let instance: unknown;
     try {
       const res = await axios.get(`http://${replica.address}:${this.#options.port}/health/ready`, {
         timeout: this.#options.probeTimeoutMs,
         validateStatus: () => true,
       });
       ready = res.status === 200;
+      instance = (res.data as { instance?: unknown } | undefined)?.instance;
     } catch {
       ready = false;
+    }
+    // Docker reuses addresses: a container replaced faster than discovery runs
+    // shows up as a new instance name, and must not inherit the old one's ejections.
+    if (typeof instance === 'string' && instance !== replica.instance) {
+      if (replica.instance !== undefined) {
+        this.#options.logger.info(
+          { upstream: this.#options.name, replica: replica.address, instance },
+          'replica replaced',
+        );
+      }
+      replica.instance = instance;
+      replica.ejections = 0;
+      replica.ejectedUntil = 0;
+      replica.consecutiveFailures = 0;
     }
     replica.ready = ready;
     if (ready && replica.ejectedUntil !== 0 && Date.now() >= replica.ejectedUntil) {
@@ -202,6 +222,7 @@ export class ReplicaPool {
       inFlight: r.inFlight,
       consecutiveFailures: r.consecutiveFailures,
       ejections: r.ejections,
+      instance: r.instance ?? null,
     }));
   }
 

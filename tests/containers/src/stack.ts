@@ -31,6 +31,25 @@ export const FAST_FAILOVER: Record<string, string> = {
   BREAKER_HALF_OPEN_AFTER_MS: '1000',
 };
 
+/**
+ * The same least-privilege settings as docker-compose.yml (read_only, tmpfs,
+ * cap_drop, no-new-privileges, pids and memory limits), so the tests prove the
+ * services work hardened. testcontainers has no setter for a read-only root
+ * filesystem or a pids limit, hence the subclass.
+ */
+export const MEMORY_LIMIT_MIB: Record<ServiceName, number> = { hello: 160, users: 192, gateway: 256 };
+
+class HardenedContainer extends GenericContainer {
+  harden(service: ServiceName): this {
+    this.hostConfig.ReadonlyRootfs = true;
+    this.hostConfig.PidsLimit = 64;
+    return this.withTmpFs({ '/tmp': 'rw,noexec,nosuid' })
+      .withDroppedCapabilities('ALL')
+      .withSecurityOpt('no-new-privileges:true')
+      .withResourcesQuota({ memory: MEMORY_LIMIT_MIB[service] / 1024 });
+  }
+}
+
 interface ServiceOptions {
   env?: Record<string, string>;
   publish?: boolean;
@@ -45,7 +64,8 @@ export async function startService(
   network: StartedNetwork,
   { env = {}, publish = false, tag = 'dev', volume }: ServiceOptions = {},
 ): Promise<StartedTestContainer> {
-  let container = new GenericContainer(imageFor(service, tag))
+  let container = new HardenedContainer(imageFor(service, tag))
+    .harden(service)
     .withNetwork(network)
     .withNetworkAliases(service)
     .withEnvironment({ LOG_LEVEL: 'info', ...env })

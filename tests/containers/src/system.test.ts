@@ -59,6 +59,20 @@ describe('the system in containers, through the gateway', () => {
     expect(await published(stack.gateway)).toBeGreaterThan(0);
   });
 
+  it('runs every service hardened: read-only root filesystem, no capabilities, memory and pids limits', async () => {
+    for (const container of [stack.hello, ...stack.users, stack.gateway]) {
+      const { HostConfig } = await inspect(container);
+      expect(HostConfig.ReadonlyRootfs).toBe(true);
+      expect(HostConfig.CapDrop).toEqual(['ALL']);
+      expect(HostConfig.SecurityOpt).toContain('no-new-privileges:true');
+      expect(HostConfig.PidsLimit).toBe(64);
+      expect(HostConfig.Memory).toBeGreaterThan(0);
+      const write = await container.exec(['sh', '-c', 'touch /app/probe']);
+      expect(write.exitCode).not.toBe(0);
+      expect(write.output).toMatch(/Read-only file system/);
+    }
+  });
+
   it('runs every service as the non-root node user', async () => {
     for (const container of [stack.hello, ...stack.users, stack.gateway]) {
       const { output, exitCode } = await container.exec(['id', '-u']);

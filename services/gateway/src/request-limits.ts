@@ -1,0 +1,21 @@
+import { HttpError } from '@lab/platform/problem';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * 8 KiB, as nginx and most proxies allow. Bodies are capped by BODY_LIMIT_BYTES
+ * (413) and headers by Node's maxHeaderSize (16 KiB, 431 before Fastify sees the
+ * request); the request line counts towards that too, so longer URLs get 431.
+ */
+export const MAX_URL_LENGTH = 8 * 1024;
+
+export class UriTooLongError extends HttpError {
+  constructor(length: number) {
+    super(414, 'URI_TOO_LONG', `The request URL has ${length} characters; the limit is ${MAX_URL_LENGTH}`);
+  }
+}
+
+export function addUrlLengthLimit(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    if (request.url.length > MAX_URL_LENGTH) throw new UriTooLongError(request.url.length);
+  });
+}
