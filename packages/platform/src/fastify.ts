@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
+  type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -8,7 +10,14 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Health } from './health.js';
-import { NotFoundError, PROBLEM_CONTENT_TYPE, toHttpError } from './problem.js';
+import {
+  type HttpError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PROBLEM_CONTENT_TYPE,
+  ProtocolError,
+  toHttpError,
+} from './problem.js';
 import { REQUEST_ID_HEADER, resolveRequestId, SERVED_BY_HEADER } from './request-id.js';
 
 export interface FastifyConventions {
@@ -31,8 +40,90 @@ class OneLinePerRequest extends LogController {
 }
 
 /**
+ * Every route's pattern and methods, so that a request no route took can be told
+ * apart: no pattern matches its path (404), or one does but not for its method (405).
+ */
+class RouteTable {
+  readonly #methodsByPattern = new Map<string, Set<string>>();
+
+  add(url: string, methods: string | readonly string[]): void {
+    const known = this.#methodsByPattern.get(url) ?? new Set<string>();
+    for (const method of typeof methods === 'string' ? [methods] : methods) known.add(method.toUpperCase());
+    this.#methodsByPattern.set(url, known);
+  }
+
+  allowedMethods(path: string): string[] {
+    const segments = path.split('/');
+    const allowed = new Set<string>();
+    for (const [pattern, methods] of this.#methodsByPattern) {
+      if (patternMatches(pattern.split('/'), segments)) for (const method of methods) allowed.add(method);
+    }
+    if (allowed.has('GET')) allowed.add('HEAD');
+    return [...allowed].sort();
+  }
+
+  miss(method: string, url: string): HttpError {
+    const path = url.split('?')[0] ?? url;
+    const allowed = this.allowedMethods(path);
+    return allowed.length > 0
+      ? new MethodNotAllowedError(method, path, allowed)
+      : new NotFoundError(`No route for ${method} ${path}`);
+  }
+}
+
+/** find-my-way's syntax: a segment holding `:` is a parameter, a final `*` takes the rest of the path. */
+function patternMatches(pattern: readonly string[], segments: readonly string[]): boolean {
+  for (const [index, part] of pattern.entries()) {
+    if (part === '*') return true;
+    const segment = segments[index];
+    if (segment === undefined) return false;
+    if (part.includes(':') ? segment === '' : part !== segment) return false;
+  }
+  return pattern.length === segments.length;
+}
+
+/** find-my-way lets `/:id` match `/` with an empty id; no route here means that. */
+function hasEmptyParam(params: unknown): boolean {
+  if (typeof params !== 'object' || params === null) return false;
+  return Object.entries(params).some(([name, value]) => name !== '*' && value === '');
+}
+
+function sendProblem(reply: FastifyReply, error: HttpError, instance: string): FastifyReply {
+  return reply.code(error.status).headers(error.headers).type(PROBLEM_CONTENT_TYPE).send(error.toProblem(instance));
+}
+
+/** Fastify's default answers these with plain JSON; clients get the same problem+json as everywhere else. */
+function protocolErrorFor(error: FastifyError): HttpError {
+  if (error.code === 'FST_ERR_BAD_URL') return new ProtocolError('MALFORMED_URL');
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return new ProtocolError('URL_TOO_LONG');
+  return toHttpError(error);
+}
+
+/** Bytes Node's HTTP parser rejected never become a request; answer on the socket, then close it. */
+function answerClientError(logger: Logger, error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ProtocolError('HEADERS_TOO_LARGE')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ProtocolError('REQUEST_TIMEOUT')
+        : new ProtocolError('MALFORMED_REQUEST');
+  // Not the error itself: its rawPacket holds the bytes the client sent.
+  logger.debug({ code: error.code, statusCode: problem.status }, 'client error');
+  const body = problem.toProblem();
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy();
+}
+
+/**
  * A Fastify instance with the house conventions: request ids, `x-served-by`,
- * one log line per request, problem+json errors and 404s, health routes.
+ * one log line per request, problem+json errors, 404s and 405s, health routes.
  * Services add their own routes and plugins to it.
  */
 export function createFastifyApp({
@@ -41,6 +132,7 @@ export function createFastifyApp({
   bodyLimit = 64 * 1024,
   options = {},
 }: FastifyConventions): FastifyInstance {
+  const routes = new RouteTable();
   const app: FastifyInstance = Fastify({
     ...options,
     // pino's Logger is what Fastify uses internally; its types only differ in generics.
@@ -52,23 +144,35 @@ export function createFastifyApp({
       // Reject what a client got wrong instead of silently fixing it.
       customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false },
     },
+    frameworkErrors: (error, request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id).header(SERVED_BY_HEADER, health.instance);
+      sendProblem(reply, protocolErrorFor(error), request.url);
+    },
+    clientErrorHandler: (error, socket) => answerClientError(logger, error, socket),
+    // Node would answer a missing Host with a bare 400 of its own; the onRequest hook answers it instead.
+    http: { requireHostHeader: false },
   });
+
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     reply.header(SERVED_BY_HEADER, health.instance);
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new ProtocolError('HOST_REQUIRED');
+    }
+    if (hasEmptyParam(request.params)) throw routes.miss(request.method, request.url);
   });
 
   app.setErrorHandler(async (error, request, reply) => {
     const httpError = toHttpError(error);
     if (httpError.status >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.code(httpError.status).type(PROBLEM_CONTENT_TYPE).send(httpError.toProblem(request.url));
+    return sendProblem(reply, httpError, request.url);
   });
 
-  app.setNotFoundHandler(async (request, reply) => {
-    const httpError = new NotFoundError(`No route for ${request.method} ${request.url.split('?')[0]}`);
-    return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(httpError.toProblem(request.url));
-  });
+  app.setNotFoundHandler(async (request, reply) =>
+    sendProblem(reply, routes.miss(request.method, request.url), request.url),
+  );
 
   app.get('/health/live', async (_request, reply) => {
     const report = health.live();

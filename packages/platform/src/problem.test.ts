@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError, InternalError, toHttpError } from './problem.js';
+import {
+  ConflictError,
+  IdempotencyKeyReusedError,
+  InternalError,
+  MethodNotAllowedError,
+  ProtocolError,
+  toHttpError,
+} from './problem.js';
 
 describe('toHttpError', () => {
   it('keeps catalogue errors as they are', () => {
@@ -33,6 +40,14 @@ describe('toHttpError', () => {
       { field: 'body/email', message: 'must match format "email"' },
       { field: 'body/role', message: 'is not an allowed field' },
     ]);
+  });
+
+  it('carries the headers its status requires, outside the body', () => {
+    const error = new MethodNotAllowedError('PATCH', '/users', ['GET', 'HEAD', 'POST']);
+    expect(error.headers).toEqual({ allow: 'GET, HEAD, POST' });
+    expect(error.toProblem('/users')).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+    expect(new IdempotencyKeyReusedError().toProblem()).toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(new ProtocolError('URL_TOO_LONG').toProblem()).toMatchObject({ status: 414, title: 'URI Too Long' });
   });
 
   it('hides everything about unknown errors and 5xx from clients', () => {

@@ -27,13 +27,22 @@ export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly extensions: Readonly<Record<string, unknown>>;
+  /** Response headers the status requires (RFC 9110: a 405 must carry `Allow`). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, code: string, detail: string, extensions: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    detail: string,
+    extensions: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) {
     super(detail);
     this.name = new.target.name;
     this.status = status;
     this.code = code;
     this.extensions = extensions;
+    this.headers = headers;
   }
 
   toProblem(instance?: string): ProblemBody {
@@ -68,9 +77,40 @@ export class NotFoundError extends HttpError {
   }
 }
 
+export class MethodNotAllowedError extends HttpError {
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    const allow = allowed.join(', ');
+    super(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use ${allow}`, {}, { allow });
+  }
+}
+
 export class ConflictError extends HttpError {
   constructor(detail: string) {
     super(409, 'CONFLICT', detail);
+  }
+}
+
+/** draft-ietf-httpapi-idempotency-key-header: a key replayed with another payload is a 422. */
+export class IdempotencyKeyReusedError extends HttpError {
+  constructor() {
+    super(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request body');
+  }
+}
+
+const PROTOCOL_ERRORS = {
+  MALFORMED_REQUEST: [400, 'The request is not valid HTTP'],
+  MALFORMED_URL: [400, 'The URL is not validly percent-encoded'],
+  HOST_REQUIRED: [400, 'An HTTP/1.1 request must carry a Host header'],
+  URL_TOO_LONG: [414, 'A path segment is longer than this server accepts'],
+  HEADERS_TOO_LARGE: [431, 'The request headers are larger than this server accepts'],
+  REQUEST_TIMEOUT: [408, 'The request did not arrive in time'],
+} as const;
+
+/** The request could not reach a route at all. The detail never echoes the request: it may be huge or binary. */
+export class ProtocolError extends HttpError {
+  constructor(code: keyof typeof PROTOCOL_ERRORS) {
+    const [status, detail] = PROTOCOL_ERRORS[code];
+    super(status, code, detail);
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from '@lab/platform/logger';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
@@ -136,10 +137,161 @@ describe('users input contract', () => {
     expect(problem(missing).code).toBe('NOT_FOUND');
   });
 
+  const post = (contentType: string | undefined, payload: string | Buffer, url = '/') =>
+    app.inject({
+      method: 'POST',
+      url,
+      payload,
+      headers: contentType === undefined ? {} : { 'content-type': contentType },
+    });
+
+  it('takes JSON in UTF-8 only: other media types and charsets are 415', async () => {
+    const json = JSON.stringify({ name: 'Ada', email: 'ada@example.org' });
+    for (const contentType of [
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+      'application/json; charset=utf-16',
+      'application/xml',
+      undefined,
+    ]) {
+      const res = await post(contentType, contentType?.startsWith('application/json') ? json : 'name=Ada');
+      expect(res.statusCode, String(contentType)).toBe(415);
+      problem(res);
+    }
+    expect((await post('application/json; charset="UTF-8"', json)).statusCode).toBe(201);
+  });
+
+  it('answers bytes that are not UTF-8 with 400 instead of storing replacement characters', async () => {
+    const invalid = Buffer.concat([
+      Buffer.from('{"name":"A'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('","email":"a@x.org"}'),
+    ]);
+    const res = await post('application/json', invalid);
+    expect(res.statusCode).toBe(400);
+    expect(problem(res).code).toBe('FST_ERR_CTP_INVALID_JSON_BODY');
+  });
+
+  it('refuses prototype-pollution keys whole', async () => {
+    for (const payload of [
+      '{"name":"A","email":"a@x.org","__proto__":{"admin":true}}',
+      '{"name":"A","email":"a@x.org","constructor":{"prototype":{"admin":true}}}',
+    ]) {
+      expect((await post('application/json', payload)).statusCode, payload).toBe(400);
+    }
+    expect(({} as { admin?: boolean }).admin).toBeUndefined();
+  });
+
+  it('refuses control characters and lone surrogates in names, and keeps real unicode as sent', async () => {
+    for (const name of ['nul\u0000byte', 'bell\u0007', 'c1\u0085', 'lone\ud800surrogate', 'low\udc00']) {
+      // JSON.stringify escapes these (\u0000, \ud800), so the JSON is valid and only the value is wrong.
+      const res = await post('application/json', JSON.stringify({ name, email: 'u@example.org' }));
+      expect(res.statusCode, name).toBe(400);
+      expect(problem(res).errors?.[0]?.field).toBe('body/name');
+    }
+    const name = 'Zoë 李 👩🏽‍💻 ﷽';
+    const created = await create({ name, email: 'unicode@example.org' });
+    expect(created.statusCode).toBe(201);
+    expect((await app.inject({ url: `/${created.json().id}` })).json().name).toBe(name);
+  });
+
+  it('answers nulls, huge numbers and deep nesting with 400', async () => {
+    for (const payload of [
+      'null',
+      '{"name":null,"email":null}',
+      '{"name":1e999,"email":"n@example.org"}',
+      '{"name":123456789012345678901234567890,"email":"n@example.org"}',
+      `${'['.repeat(4000)}${']'.repeat(4000)}`,
+      `{"name":"A","email":"n@example.org","x":${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}`,
+    ]) {
+      const res = await post('application/json', payload);
+      expect(res.statusCode, payload.slice(0, 40)).toBe(400);
+      problem(res);
+    }
+  });
+
+  it('stores SQL-looking text literally', async () => {
+    const name = "Robert'); DROP TABLE users; --";
+    const created = await create({ name, email: 'bobby@example.org' });
+    expect(created.statusCode).toBe(201);
+    const list = (await app.inject({ url: '/' })).json();
+    expect(list.items).toEqual([expect.objectContaining({ name })]);
+    expect((await app.inject({ url: "/?cursor=' OR 1=1 --" })).statusCode).toBe(400);
+  });
+
+  it('answers repeated and unknown query parameters with 400 on every route', async () => {
+    const id = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+    for (const url of ['/?limit=1&limit=2', '/?cursor=a&cursor=b', '/?debug=1', `/${id}?fields=all`]) {
+      const res = await app.inject({ url });
+      expect(res.statusCode, url).toBe(400);
+      problem(res);
+    }
+    const res = await app.inject({
+      method: 'POST',
+      url: '/?admin=true',
+      payload: { name: 'Q', email: 'q@example.org' },
+    });
+    expect(res.statusCode).toBe(400);
+  });
+
+  it('answers odd path encodings and very long ids with 4xx problem+json', async () => {
+    for (const [url, status] of [
+      ['/%ZZ', 400],
+      ['/%00', 400],
+      ['/%F0%9F%92%A9', 400],
+      [`/${'a'.repeat(5000)}`, 414],
+      ['/a/b/c', 404],
+    ] as const) {
+      const res = await app.inject({ url });
+      expect(res.statusCode, url).toBe(status);
+      problem(res);
+    }
+  });
+
+  it('answers a wrong method with 405 and the allowed ones, an unknown route with 404', async () => {
+    const onCollection = await app.inject({ method: 'DELETE', url: '/' });
+    expect(onCollection.statusCode).toBe(405);
+    expect(onCollection.headers.allow).toBe('GET, HEAD, POST');
+    expect(problem(onCollection).code).toBe('METHOD_NOT_ALLOWED');
+    const onItem = await app.inject({ method: 'POST', url: '/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' });
+    expect(onItem.statusCode).toBe(405);
+    expect(onItem.headers.allow).toBe('DELETE, GET, HEAD, PATCH, PUT');
+    expect((await app.inject({ method: 'GET', url: '/users/x/y' })).statusCode).toBe(404);
+  });
+
   it('bounds the page size', async () => {
     expect((await app.inject({ method: 'GET', url: '/?limit=101' })).statusCode).toBe(400);
     expect((await app.inject({ method: 'GET', url: '/?limit=0' })).statusCode).toBe(400);
     expect((await app.inject({ method: 'GET', url: '/?limit=abc' })).statusCode).toBe(400);
+  });
+});
+
+describe('users logs', () => {
+  it('never contain what a client sent in a body, accepted or refused', async () => {
+    const lines: string[] = [];
+    const config = loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'trace', INSTANCE_NAME: 'users-logs' });
+    const logged = buildApp(config, { logger: createLogger(config, { write: (line: string) => lines.push(line) }) });
+    const secret = 'Sekrit-Marker-7c1e';
+    const email = `${secret.toLowerCase()}@example.org`;
+    const bodies: { contentType: string; payload: string }[] = [
+      { contentType: 'application/json', payload: JSON.stringify({ name: secret, email }) },
+      { contentType: 'application/json', payload: JSON.stringify({ name: secret, email }) },
+      { contentType: 'application/json', payload: `{"name":"${secret}", oops` },
+      { contentType: 'application/json', payload: JSON.stringify({ name: secret, email: secret, [secret]: 1 }) },
+      { contentType: 'application/json', payload: `{"__proto__":{"${secret}":1}}` },
+      { contentType: 'application/json', payload: JSON.stringify({ name: secret.repeat(2000), email }) },
+      { contentType: 'text/plain', payload: secret },
+    ];
+    const statuses: number[] = [];
+    for (const { contentType, payload } of bodies) {
+      const res = await logged.inject({ method: 'POST', url: '/', headers: { 'content-type': contentType }, payload });
+      statuses.push(res.statusCode);
+    }
+    await logged.close();
+    expect(statuses).toEqual([201, 409, 400, 400, 400, 413, 415]);
+    expect(lines.length).toBeGreaterThanOrEqual(bodies.length);
+    expect(lines.filter((line) => line.toLowerCase().includes(secret.toLowerCase()))).toEqual([]);
   });
 });
 

@@ -12,6 +12,13 @@ const MIGRATIONS: readonly string[] = [
      email      TEXT NOT NULL COLLATE NOCASE UNIQUE,
      created_at TEXT NOT NULL
    ) STRICT`,
+  // A create's key, what its body looked like and the response it got, committed with the user it made.
+  `CREATE TABLE idempotency_keys (
+     key         TEXT PRIMARY KEY,
+     fingerprint TEXT NOT NULL,
+     response    TEXT NOT NULL,
+     created_at  TEXT NOT NULL
+   ) STRICT`,
 ];
 
 export function migrate(db: DatabaseSync): number {

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ConflictError } from '@lab/platform/problem';
+import { ConflictError, IdempotencyKeyReusedError } from '@lab/platform/problem';
 import { migrate } from './migrations.ts';
 import { uuidV7 } from './uuid-v7.ts';
 
@@ -17,6 +18,17 @@ export interface NewUser {
   email: string;
 }
 
+export interface CreateOnceResult {
+  user: User;
+  /** True when the key had been used before and this is the first create's result again. */
+  replayed: boolean;
+}
+
+export interface RowCounts {
+  users: number;
+  idempotencyKeys: number;
+}
+
 export interface UserPage {
   items: User[];
   nextCursor: string | null;
@@ -27,8 +39,11 @@ export interface UsersRepository {
   list(query: { limit: number; after?: string }): UserPage;
   get(id: string): User | undefined;
   create(input: NewUser): User;
+  /** Creates at most once per key; throws IdempotencyKeyReusedError if the key came with other input. */
+  createOnce(input: NewUser, idempotencyKey: string): CreateOnceResult;
   update(id: string, changes: Partial<NewUser>): User | undefined;
   remove(id: string): boolean;
+  counts(): RowCounts;
   ping(): boolean;
   close(): void;
 }
@@ -50,6 +65,12 @@ function rethrowDuplicateEmail(error: unknown, email: string | undefined): never
   }
   throw error;
 }
+
+/** Same fields, same values: the same request, however its JSON was spelled. */
+const fingerprintOf = ({ name, email }: NewUser): string =>
+  createHash('sha256')
+    .update(JSON.stringify([name, email]))
+    .digest('base64url');
 
 export interface SqliteOptions {
   dataDir: string;
@@ -73,6 +94,35 @@ export function createSqliteUsersRepository({ dataDir, busyTimeoutMs }: SqliteOp
     'UPDATE users SET name = coalesce(?, name), email = coalesce(?, email) WHERE id = ? RETURNING *',
   );
   const deleteOne = db.prepare('DELETE FROM users WHERE id = ?');
+  const selectKey = db.prepare('SELECT fingerprint, response FROM idempotency_keys WHERE key = ?');
+  const insertKey = db.prepare(
+    'INSERT INTO idempotency_keys (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)',
+  );
+  const countRows = db.prepare(
+    'SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM idempotency_keys) AS idempotencyKeys',
+  );
+
+  const insertUser = ({ name, email }: NewUser): User => {
+    try {
+      return toUser(insert.get(uuidV7(), name, email, new Date().toISOString()) as unknown as UserRow);
+    } catch (error) {
+      rethrowDuplicateEmail(error, email);
+    }
+  };
+
+  // IMMEDIATE takes the write lock before the key is read, so two replicas given
+  // the same key serialise (waiting up to busyTimeoutMs) instead of both inserting.
+  const inWriteTransaction = <T>(work: () => T): T => {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  };
 
   return {
     list({ limit, after = '' }) {
@@ -85,12 +135,19 @@ export function createSqliteUsersRepository({ dataDir, busyTimeoutMs }: SqliteOp
       const row = selectOne.get(id) as UserRow | undefined;
       return row && toUser(row);
     },
-    create({ name, email }) {
-      try {
-        return toUser(insert.get(uuidV7(), name, email, new Date().toISOString()) as unknown as UserRow);
-      } catch (error) {
-        rethrowDuplicateEmail(error, email);
-      }
+    create: insertUser,
+    createOnce(input, idempotencyKey) {
+      const fingerprint = fingerprintOf(input);
+      return inWriteTransaction(() => {
+        const earlier = selectKey.get(idempotencyKey) as { fingerprint: string; response: string } | undefined;
+        if (earlier) {
+          if (earlier.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
+          return { user: JSON.parse(earlier.response) as User, replayed: true };
+        }
+        const user = insertUser(input);
+        insertKey.run(idempotencyKey, fingerprint, JSON.stringify(user), user.createdAt);
+        return { user, replayed: false };
+      });
     },
     update(id, { name, email }) {
       try {
@@ -102,6 +159,10 @@ export function createSqliteUsersRepository({ dataDir, busyTimeoutMs }: SqliteOp
     },
     remove(id) {
       return Number(deleteOne.run(id).changes) > 0;
+    },
+    counts() {
+      const { users, idempotencyKeys } = countRows.get() as { users: number; idempotencyKeys: number };
+      return { users, idempotencyKeys };
     },
     ping() {
       return db.prepare('SELECT 1 AS ok').get() !== undefined;

@@ -1,9 +1,11 @@
 import { NotFoundError, ValidationError } from '@lab/platform/problem';
-import type { FastifyInstance } from 'fastify';
+import { errorCodes, type FastifyInstance } from 'fastify';
 import type { NewUser, UsersRepository } from './users-repository.ts';
 import { UUID_PATTERN } from './uuid-v7.ts';
 
-const name = { type: 'string', minLength: 1, maxLength: 100 } as const;
+/** No control characters and no lone UTF-16 surrogates: SQLite would store those as U+FFFD, not as sent. */
+const PRINTABLE_TEXT_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$';
+const name = { type: 'string', minLength: 1, maxLength: 100, pattern: PRINTABLE_TEXT_PATTERN } as const;
 const email = { type: 'string', format: 'email', maxLength: 254 } as const;
 const user = {
   type: 'object',
@@ -28,6 +30,23 @@ const listQuery = {
   },
 } as const;
 
+/** Only the list route takes query parameters; anywhere else one is a client mistake worth naming. */
+const noQuery = { type: 'object', additionalProperties: false } as const;
+
+const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+const createHeaders = {
+  type: 'object',
+  properties: { [IDEMPOTENCY_KEY_HEADER]: { type: 'string', pattern: '^[\\x20-\\x7E]{1,200}$' } },
+} as const;
+
+/** RFC 8259: JSON exchanged between systems is UTF-8; another declared charset would be misread. */
+function declaresUtf8OrNothing(contentType: string | undefined): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1];
+  return charset === undefined || /^utf-?8$/i.test(charset);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 interface IdParams {
   id: string;
 }
@@ -35,7 +54,23 @@ interface IdParams {
 /** The `users` resource. Handlers translate HTTP to plain calls on the repository. */
 export async function usersRoutes(app: FastifyInstance, { repository }: { repository: UsersRepository }) {
   // JSON is the only representation; anything else is a 415, not a 400.
-  app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  // `error` on both: a body carrying __proto__ or constructor.prototype keys is refused whole.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    if (!declaresUtf8OrNothing(request.headers['content-type'])) {
+      done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+      return;
+    }
+    let text: string;
+    try {
+      text = strictUtf8.decode(body);
+    } catch {
+      done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
 
   app.get<{ Querystring: { limit?: string; cursor?: string } }>(
     '/',
@@ -49,28 +84,37 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     },
   );
 
-  app.post<{ Body: NewUser }>(
+  app.post<{ Body: NewUser; Headers: { [IDEMPOTENCY_KEY_HEADER]?: string } }>(
     '/',
     {
       schema: {
+        querystring: noQuery,
+        headers: createHeaders,
         body: { type: 'object', additionalProperties: false, required: ['name', 'email'], properties: { name, email } },
         response: { 201: user },
       },
     },
     async (request, reply) => {
-      const created = repository.create(request.body);
-      return reply
-        .code(201)
-        .header('location', `${request.url.replace(/\/$/, '')}/${created.id}`)
-        .send(created);
+      const idempotencyKey = request.headers[IDEMPOTENCY_KEY_HEADER];
+      const { user: created, replayed } =
+        idempotencyKey === undefined
+          ? { user: repository.create(request.body), replayed: false }
+          : repository.createOnce(request.body, idempotencyKey);
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      const collectionPath = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
+      return reply.code(201).header('location', `${collectionPath}/${created.id}`).send(created);
     },
   );
 
-  app.get<{ Params: IdParams }>('/:id', { schema: { params: idParams, response: { 200: user } } }, async (request) => {
-    const found = repository.get(request.params.id);
-    if (!found) throw new NotFoundError(`No user with id ${request.params.id}`);
-    return found;
-  });
+  app.get<{ Params: IdParams }>(
+    '/:id',
+    { schema: { params: idParams, querystring: noQuery, response: { 200: user } } },
+    async (request) => {
+      const found = repository.get(request.params.id);
+      if (!found) throw new NotFoundError(`No user with id ${request.params.id}`);
+      return found;
+    },
+  );
 
   const update = async (id: string, changes: Partial<NewUser>) => {
     const updated = repository.update(id, changes);
@@ -83,6 +127,7 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     {
       schema: {
         params: idParams,
+        querystring: noQuery,
         body: { type: 'object', additionalProperties: false, required: ['name', 'email'], properties: { name, email } },
         response: { 200: user },
       },
@@ -95,6 +140,7 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     {
       schema: {
         params: idParams,
+        querystring: noQuery,
         body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { name, email } },
         response: { 200: user },
       },
@@ -102,8 +148,12 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     async (request) => update(request.params.id, request.body),
   );
 
-  app.delete<{ Params: IdParams }>('/:id', { schema: { params: idParams } }, async (request, reply) => {
-    if (!repository.remove(request.params.id)) throw new NotFoundError(`No user with id ${request.params.id}`);
-    return reply.code(204).send();
-  });
+  app.delete<{ Params: IdParams }>(
+    '/:id',
+    { schema: { params: idParams, querystring: noQuery } },
+    async (request, reply) => {
+      if (!repository.remove(request.params.id)) throw new NotFoundError(`No user with id ${request.params.id}`);
+      return reply.code(204).send();
+    },
+  );
 }

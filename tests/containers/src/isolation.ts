@@ -1,6 +1,8 @@
 import { expect } from 'vitest';
-import { type Outcome, report, sleep, startLoad, summarize } from './load.ts';
+import { expectSteadyLoad, type Outcome, report, sleep, startLoad, summarize } from './load.ts';
 import { FAST_FAILOVER, inspect, type Stack } from './stack.ts';
+
+const RATE = 20;
 
 /** What the fault tests share: load through the gateway, a fault on users, then its repair. */
 export interface FaultRun {
@@ -23,7 +25,7 @@ export async function runUsersFault(
       { name: 'hello', path: '/api/hello' },
       { name: 'users', path: '/api/users' },
     ],
-    ratePerSecond: 20,
+    ratePerSecond: RATE,
     maxDurationMs: 40_000,
     clientTimeoutMs: 8_000,
   });
@@ -63,9 +65,9 @@ export async function expectIsolatedAndRecovered(
     usersAfterRecovery: summarize(outcomes, 'users', recovered?.sentAt ?? repairedAt),
   });
 
-  expect(hello.count).toBeGreaterThan(150);
+  expectSteadyLoad(outcomes, 'hello', RATE, faultAt, repairedAt);
   expect(hello.successRate).toBe(1);
-  expect(duringFault.length).toBeGreaterThan(50);
+  expectSteadyLoad(outcomes, 'users', RATE, faultAt, repairedAt);
   for (const outcome of duringFault) {
     expect([503, 504]).toContain(outcome.status);
     expect(outcome.contentType).toMatch(/^application\/problem\+json/);

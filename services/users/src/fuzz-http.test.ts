@@ -1,0 +1,157 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Client } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.ts';
+import { loadUsersConfig } from './config.ts';
+import { contractBreach, databaseSnapshot, FUZZ_SEED, fuzzRequest } from './fuzz-requests.ts';
+import { createSqliteUsersRepository, type UsersRepository } from './users-repository.ts';
+
+/**
+ * The same fuzzing as fuzz-inject.test.ts, over a real socket: Node's HTTP parser,
+ * header limits and connection handling run too, which `inject` skips.
+ */
+const RUNS = 1500;
+const RAW_RUNS = 300;
+
+let dataDir: string;
+let repository: UsersRepository;
+let app: ReturnType<typeof buildApp>;
+let port: number;
+let client: Client;
+let knownIds: string[];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'users-fuzz-http-'));
+  const config = loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INSTANCE_NAME: 'users-fuzz-http' });
+  repository = createSqliteUsersRepository(config);
+  app = buildApp(config, { repository });
+  knownIds = Array.from(
+    { length: 12 },
+    (_, n) => repository.create({ name: `Seed ${n}`, email: `seed${n}@example.org` }).id,
+  );
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('users did not get a TCP port');
+  port = address.port;
+  client = new Client(`http://127.0.0.1:${port}`);
+});
+
+afterAll(async () => {
+  await client.close();
+  await app.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const figures = (name: string, tally: { requests: number; fiveXx: number }) =>
+  process.stdout.write(`[figures] ${name}: ${JSON.stringify({ requests: tally.requests, '5xx': tally.fiveXx })}\n`);
+
+/** Sends bytes as they are, half-closes, and returns whatever came back before the server closed. */
+function sendRaw(bytes: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    const chunks: Buffer[] = [];
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
+}
+
+describe('users under fuzzed requests, over HTTP', () => {
+  it('never answers 5xx or leaks internals, and no refused request changes the database', async () => {
+    const tally = { requests: 0, fiveXx: 0 };
+    try {
+      await fc.assert(
+        fc.asyncProperty(fuzzRequest(knownIds), async ({ method, url, headers, body }) => {
+          const before = databaseSnapshot(repository);
+          const res = await client.request({ method, path: url, headers, ...(body ? { body } : {}) });
+          const text = await res.body.text();
+          tally.requests++;
+          if (res.statusCode >= 500) tally.fiveXx++;
+          const contentType = res.headers['content-type'];
+          const breach = contractBreach(method, {
+            status: res.statusCode,
+            contentType: typeof contentType === 'string' ? contentType : undefined,
+            body: text,
+          });
+          expect(breach, `${method} ${url.slice(0, 120)}`).toBeUndefined();
+          if (res.statusCode >= 400)
+            expect(databaseSnapshot(repository), `${method} ${url.slice(0, 120)}`).toBe(before);
+        }),
+        { seed: FUZZ_SEED, numRuns: RUNS },
+      );
+    } finally {
+      figures('users-fuzz-http', tally);
+    }
+    expect(tally.requests).toBeGreaterThanOrEqual(RUNS);
+    expect((await client.request({ method: 'GET', path: '/health/live' })).statusCode).toBe(200);
+  }, 60_000);
+
+  it('answers bytes that are not quite HTTP with a 4xx problem+json, or closes, and stays up', async () => {
+    const tally = { requests: 0, fiveXx: 0 };
+    const headerLine = fc.oneof(
+      fc.constantFrom(
+        'Host: users',
+        'Content-Type: application/json',
+        'Content-Length: 5',
+        'Content-Length: -1',
+        'Content-Length: 99999999999999999999',
+        'Content-Length: 1\r\nContent-Length: 2',
+        'Transfer-Encoding: chunked',
+        'Transfer-Encoding: gzip, chunked',
+        'Transfer-Encoding: chunked\r\nContent-Length: 3',
+        'Expect: 100-continue',
+        'Connection: close',
+        'Idempotency-Key: \u0001',
+      ),
+      fc.string({ unit: 'binary-ascii', maxLength: 60 }),
+    );
+    const rawRequest = fc
+      .tuple(
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE') },
+          fc.constantFrom('G\u0000T', 'FOO', ''),
+          fc.string({ unit: 'binary-ascii' }),
+        ),
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom('/', `/${knownIds[0]}`, '/health/live') },
+          fc.constantFrom(`/${'x'.repeat(20_000)}`, '/ /', '/%ZZ', '*', 'http://users/'),
+          fc.string({ unit: 'binary-ascii' }),
+        ),
+        fc.constantFrom('HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 junk', ''),
+        fc.array(headerLine, { maxLength: 6 }),
+        fc.oneof(
+          fc.constant('{"name":"Raw","email":"raw@example.org"}'),
+          fc.string({ unit: 'binary', maxLength: 200 }),
+        ),
+      )
+      .map(([method, target, version, headerLines, tail]) =>
+        Buffer.from(`${method} ${target} ${version}\r\n${headerLines.join('\r\n')}\r\n\r\n${tail}`),
+      );
+    try {
+      await fc.assert(
+        fc.asyncProperty(rawRequest, async (bytes) => {
+          const before = databaseSnapshot(repository);
+          const answer = await sendRaw(bytes);
+          tally.requests++;
+          if (answer === '') return;
+          const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1]);
+          if (status >= 500) tally.fiveXx++;
+          expect(status, answer.slice(0, 200)).toBeLessThan(500);
+          if (status >= 400) {
+            expect(answer, answer.slice(0, 200)).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+            expect(databaseSnapshot(repository)).toBe(before);
+          }
+        }),
+        { seed: FUZZ_SEED, numRuns: RAW_RUNS },
+      );
+    } finally {
+      figures('users-fuzz-raw-http', tally);
+    }
+    expect((await client.request({ method: 'GET', path: '/health/live' })).statusCode).toBe(200);
+  }, 60_000);
+});
