@@ -1,3 +1,4 @@
+// Exported as @lab/users/testing/fuzz-requests: the container tests fuzz the real gateway with the same generators.
 import fc from 'fast-check';
 import type { UsersRepository } from './users-repository.ts';
 
