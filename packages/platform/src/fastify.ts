@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -9,6 +8,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
+import { answerClientError } from './client-errors.js';
 import type { Health } from './health.js';
 import {
   type HttpError,
@@ -97,28 +97,6 @@ function protocolErrorFor(error: FastifyError): HttpError {
   if (error.code === 'FST_ERR_BAD_URL') return new ProtocolError('MALFORMED_URL');
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return new ProtocolError('URL_TOO_LONG');
   return toHttpError(error);
-}
-
-/** Bytes Node's HTTP parser rejected never become a request; answer on the socket, then close it. */
-function answerClientError(logger: Logger, error: Error & { code?: string }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const problem =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? new ProtocolError('HEADERS_TOO_LARGE')
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new ProtocolError('REQUEST_TIMEOUT')
-        : new ProtocolError('MALFORMED_REQUEST');
-  // Not the error itself: its rawPacket holds the bytes the client sent.
-  logger.debug({ code: error.code, statusCode: problem.status }, 'client error');
-  const body = problem.toProblem();
-  const text = JSON.stringify(body);
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
-        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-    );
-  }
-  socket.destroy();
 }
 
 /**

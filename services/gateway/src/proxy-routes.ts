@@ -1,3 +1,4 @@
+import { FORWARDED_PREFIX_HEADER } from '@lab/platform/forwarded-prefix';
 import { REQUEST_ID_HEADER, SERVED_BY_HEADER } from '@lab/platform/request-id';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { withoutCorsHeaders } from './cors.ts';
@@ -22,6 +23,7 @@ export async function proxyRoutes(app: FastifyInstance, { upstreams }: { upstrea
           'x-forwarded-for': request.ip,
           'x-forwarded-proto': request.protocol,
           'x-forwarded-host': request.host,
+          [FORWARDED_PREFIX_HEADER]: upstream.prefix,
         },
         ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
       });

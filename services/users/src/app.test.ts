@@ -34,6 +34,21 @@ describe('users CRUD', () => {
     expect(Date.parse(user.createdAt)).not.toBeNaN();
     expect(created.headers.location).toBe(`/${user.id}`);
 
+    const proxied = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'x-forwarded-prefix': '/api/users' },
+      payload: { name: 'Behind A Proxy', email: 'proxied@example.org' },
+    });
+    expect(proxied.headers.location).toBe(`/api/users/${proxied.json().id}`);
+    const spoofed = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'x-forwarded-prefix': '//evil.example/x' },
+      payload: { name: 'Spoofed', email: 'spoofed@example.org' },
+    });
+    expect(spoofed.headers.location).toBe(`/${spoofed.json().id}`);
+
     const read = await app.inject({ method: 'GET', url: `/${user.id}` });
     expect(read.statusCode).toBe(200);
     expect(read.json()).toEqual(user);

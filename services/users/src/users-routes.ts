@@ -1,3 +1,4 @@
+import { FORWARDED_PREFIX_HEADER, resolveForwardedPrefix } from '@lab/platform/forwarded-prefix';
 import { NotFoundError, ValidationError } from '@lab/platform/problem';
 import { errorCodes, type FastifyInstance } from 'fastify';
 import type { NewUser, UsersRepository } from './users-repository.ts';
@@ -101,8 +102,9 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
           ? { user: repository.create(request.body), replayed: false }
           : repository.createOnce(request.body, idempotencyKey);
       if (replayed) reply.header('idempotent-replayed', 'true');
+      const prefix = resolveForwardedPrefix(request.headers[FORWARDED_PREFIX_HEADER]);
       const collectionPath = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
-      return reply.code(201).header('location', `${collectionPath}/${created.id}`).send(created);
+      return reply.code(201).header('location', `${prefix}${collectionPath}/${created.id}`).send(created);
     },
   );
 

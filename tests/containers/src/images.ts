@@ -3,13 +3,13 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const SERVICES = ['hello', 'users', 'gateway'] as const;
+export const SERVICES = ['hello', 'users', 'gateway', 'monolith'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** The tag compose uses too, so the compose test starts from the images built here. */
 export const imageFor = (service: ServiceName, tag = 'dev') => `microservices-lab/${service}:${tag}`;
 
-export const SERVICE_PORTS: Record<ServiceName, number> = { hello: 8070, users: 8090, gateway: 8080 };
+export const SERVICE_PORTS: Record<ServiceName, number> = { hello: 8070, users: 8090, gateway: 8080, monolith: 8060 };
 
 /**
  * The base image the Dockerfiles build FROM: NODE_IMAGE from the environment,

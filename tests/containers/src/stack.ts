@@ -37,7 +37,7 @@ export const FAST_FAILOVER: Record<string, string> = {
  * services work hardened. testcontainers has no setter for a read-only root
  * filesystem or a pids limit, hence the subclass.
  */
-export const MEMORY_LIMIT_MIB: Record<ServiceName, number> = { hello: 160, users: 192, gateway: 256 };
+export const MEMORY_LIMIT_MIB: Record<ServiceName, number> = { hello: 160, users: 192, gateway: 256, monolith: 256 };
 
 class HardenedContainer extends GenericContainer {
   harden(service: ServiceName): this {
