@@ -10,8 +10,10 @@ import { join } from 'node:path';
 const root = join(import.meta.dirname, '..', '..');
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
 
+// Workspace entries are either `dir/*` (every folder in dir) or a plain folder.
 const workspaces = readJson(join(root, 'package.json')).workspaces.flatMap((pattern) => {
-  const parent = join(root, pattern.replace(/\/\*$/, ''));
+  if (!pattern.endsWith('/*')) return [join(root, pattern)];
+  const parent = join(root, pattern.slice(0, -2));
   return existsSync(parent) ? readdirSync(parent).map((name) => join(parent, name)) : [];
 });
 

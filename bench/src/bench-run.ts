@@ -1,0 +1,87 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { BENCH_ROOT, BenchSession, buildImage, cpuModel, requireDocker } from './docker.ts';
+import { type BenchOptions, parseOptions } from './options.ts';
+import { type Report, renderMarkdown, renderTerminal } from './report.ts';
+import { renderSvg } from './svg.ts';
+
+export interface BenchContext {
+  session: BenchSession;
+  options: BenchOptions;
+  /** Lines for the report's setup section that every benchmark shares. */
+  machine: string[];
+  log(message: string): void;
+}
+
+const started = performance.now();
+const log = (name: string) => (message: string) =>
+  process.stderr.write(`${name} +${((performance.now() - started) / 1000).toFixed(0)}s: ${message}\n`);
+
+/** Builds images in order and logs how long each took (cached layers make this seconds). */
+export async function buildImages(context: BenchContext, images: [image: string, dockerfile: string, dir: string][]) {
+  for (const [image, dockerfile, dir] of images) {
+    const ms = await buildImage(image, dockerfile, dir);
+    context.log(`built ${image} in ${(ms / 1000).toFixed(1)} s`);
+  }
+}
+
+/**
+ * The frame around a benchmark: one clear line and exit 1 without Docker; a
+ * labelled session torn down on success, failure, Ctrl-C or SIGTERM; the report
+ * written to bench/results/<name>.{md,svg,json} and its tables printed.
+ */
+export async function runBench(name: string, body: (context: BenchContext) => Promise<Report>): Promise<void> {
+  const wallStart = performance.now();
+  let options: BenchOptions;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${name}: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  let engine: string;
+  try {
+    engine = await requireDocker();
+  } catch (error) {
+    process.stderr.write(`${name}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  const session = new BenchSession(name);
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${name}: ${signal}, removing this run's containers\n`);
+    void session.teardown().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const context: BenchContext = {
+    session,
+    options,
+    log: log(name),
+    machine: [
+      `${new Date().toISOString()}, ${cpus().length} cores (${await cpuModel()}), Docker ${engine}, Node ${process.version}`,
+      options.quick
+        ? `--quick: ${options.warmupS} s warm-up, median of ${options.rounds} rounds of ${options.roundS} s (a smoke test, not a measurement to quote)`
+        : `${options.warmupS} s warm-up per target, then the median of ${options.rounds} rounds of ${options.roundS} s, targets alternating`,
+    ],
+  };
+  let report: Report;
+  try {
+    report = await body(context);
+  } catch (error) {
+    process.stderr.write(`${name}: failed: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  } finally {
+    await session.teardown();
+  }
+  const wallS = (performance.now() - wallStart) / 1000;
+  report.setup.push(`wall time ${wallS.toFixed(0)} s, image builds included`);
+  const dir = `${BENCH_ROOT}results`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/${name}.md`, renderMarkdown(report, `${name}.svg`));
+  writeFileSync(`${dir}/${name}.svg`, renderSvg(report));
+  writeFileSync(`${dir}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(renderTerminal(report));
+  process.stdout.write(`\n${name}: ${wallS.toFixed(0)} s; report in bench/results/${name}.md and ${name}.svg\n`);
+}

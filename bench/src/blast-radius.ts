@@ -1,0 +1,72 @@
+import type { Deployment } from './deployments.ts';
+import { type Container, killNodeProcess } from './docker.ts';
+import { type ProbeOutcome, startProbeLoop } from './load.ts';
+import { sleep } from './stats.ts';
+
+export const blastRadiusNote =
+  'The kill is a SIGKILL of the node process inside the container, as a crash would be: the container exits and its restart policy (unless-stopped) brings it back (`docker kill` would count as a manual stop and never restart). A client on the host asks for hello and for one user 20 times a second each; availability is the share of 200s among the requests sent in the window.';
+
+/** 20 requests a second per route: steady enough to see a gap, light enough not to load anything. */
+const PROBE_RATE = 20;
+
+export interface BlastRadius {
+  /** Share of hello requests answered 200 in the window after the kill (%). */
+  helloAvailability: number;
+  usersAvailability: number;
+  /** From the kill to the first 200 from users again (ms); NaN if it never came. */
+  usersBackMs: number;
+  /** From the kill to the end of the last failed users request in the window (ms): a flapping recovery shows here. */
+  usersSteadyMs: number;
+}
+
+function availability(outcomes: ProbeOutcome[], name: string, from: number, to: number): number {
+  const window = outcomes.filter((o) => o.name === name && o.sentAt >= from && o.sentAt < to);
+  return window.length === 0 ? Number.NaN : (100 * window.filter((o) => o.status === 200).length) / window.length;
+}
+
+/**
+ * SIGKILL `victims` while a client asks the deployment for hello and a user,
+ * then watch `windowS` seconds (and on, until users answers again, at most 60 s).
+ */
+export async function measureBlastRadius(
+  deployment: Deployment,
+  victims: Container[],
+  userId: string,
+  windowS: number,
+): Promise<BlastRadius> {
+  const loop = startProbeLoop(
+    [
+      { name: 'hello', url: `${deployment.hostUrl}/api/hello` },
+      { name: 'users', url: `${deployment.hostUrl}/api/users/${userId}` },
+    ],
+    PROBE_RATE,
+  );
+  await sleep(1000);
+  await Promise.all(victims.map(killNodeProcess));
+  // The process is dead once the exec returns; requests already in flight may still have succeeded.
+  const killedAt = loop.now();
+  await sleep(windowS * 1000);
+  const firstFailure = () =>
+    loop.outcomes.find((o) => o.name === 'users' && o.sentAt >= killedAt && o.status !== 200)?.sentAt ??
+    Number.POSITIVE_INFINITY;
+  const usersBack = () =>
+    loop.outcomes.some((o) => o.name === 'users' && o.status === 200 && o.sentAt > firstFailure());
+  while (!usersBack() && loop.now() < killedAt + 60_000) await sleep(100);
+  const outcomes = await loop.stop();
+  const failedAt = firstFailure();
+  const back = outcomes.find((o) => o.name === 'users' && o.status === 200 && o.sentAt > failedAt);
+  return {
+    helloAvailability: availability(outcomes, 'hello', killedAt, killedAt + windowS * 1000),
+    usersAvailability: availability(outcomes, 'users', killedAt, killedAt + windowS * 1000),
+    // No failed request at all means users never stopped answering.
+    usersSteadyMs: Math.max(
+      0,
+      ...outcomes
+        .filter(
+          (o) => o.name === 'users' && o.status !== 200 && o.sentAt >= killedAt && o.sentAt < killedAt + windowS * 1000,
+        )
+        .map((o) => o.endedAt - killedAt),
+    ),
+    usersBackMs: failedAt === Number.POSITIVE_INFINITY ? 0 : back ? back.endedAt - killedAt : Number.NaN,
+  };
+}

@@ -1,0 +1,39 @@
+import type { Container } from './docker.ts';
+import { LOAD_FIGURES, type LoadSpec, runLoad } from './load.ts';
+import type { BenchOptions } from './options.ts';
+import { medianOf } from './stats.ts';
+
+export type Target = Omit<LoadSpec, 'durationS' | 'connections'>;
+export type Figures = Record<(typeof LOAD_FIGURES)[number], number>;
+
+/**
+ * Each target warmed up once, then measured `rounds` times, alternating which goes
+ * first so a slow drift of the machine does not favour one side. Returns the
+ * median of each figure per target. `duringWarmup` runs alongside a target's
+ * warm-up (memory is sampled there, where it cannot disturb a measured round).
+ */
+export async function measureSideBySide(
+  loadgen: Container,
+  targets: Target[],
+  options: BenchOptions,
+  duringWarmup?: (index: number) => Promise<void>,
+): Promise<Figures[]> {
+  const connections = options.connections;
+  // warmupS 0: the targets are already warm from an earlier phase.
+  for (const [index, target] of options.warmupS > 0 ? targets.entries() : []) {
+    await Promise.all([
+      runLoad(loadgen, { ...target, connections, durationS: options.warmupS }),
+      duringWarmup?.(index),
+    ]);
+  }
+  const rounds: Figures[][] = targets.map(() => []);
+  for (let round = 0; round < options.rounds; round++) {
+    const order = [...targets.keys()];
+    if (round % 2 === 1) order.reverse();
+    for (const index of order) {
+      const target = targets[index] as Target;
+      rounds[index]?.push(await runLoad(loadgen, { ...target, connections, durationS: options.roundS }));
+    }
+  }
+  return rounds.map((results) => medianOf(results, [...LOAD_FIGURES]));
+}

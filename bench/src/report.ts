@@ -1,0 +1,94 @@
+import { ratio } from './stats.ts';
+
+export type Unit = 'req/s' | 'ms' | '%' | 'MiB' | 'MB' | 'replicas';
+
+/** One measured figure, one value per column (NaN when it could not be measured). */
+export interface Row {
+  label: string;
+  unit: Unit;
+  values: number[];
+}
+
+/** A ratio column: values[numerator] / values[denominator]. */
+export interface RatioColumn {
+  label: string;
+  numerator: number;
+  denominator: number;
+}
+
+export interface Table {
+  title: string;
+  columns: string[];
+  ratios: RatioColumn[];
+  rows: Row[];
+  notes?: string[];
+}
+
+export interface Report {
+  title: string;
+  /** Machine, method and settings, one bullet each. */
+  setup: string[];
+  tables: Table[];
+}
+
+export function formatValue(value: number, unit: Unit): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  switch (unit) {
+    case 'req/s':
+    case 'replicas':
+      return `${Math.round(value)}`;
+    case 'ms':
+      return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : `${Math.round(value)}`;
+    case '%':
+      return `${value.toFixed(1)}%`;
+    default:
+      return value.toFixed(1);
+  }
+}
+
+const formatRatio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
+
+function cells(table: Table, row: Row): string[] {
+  return [
+    `${row.label}${row.unit === '%' || row.unit === 'replicas' ? '' : ` (${row.unit})`}`,
+    ...row.values.map((v) => formatValue(v, row.unit)),
+    ...table.ratios.map((r) =>
+      formatRatio(ratio(row.values[r.numerator] ?? Number.NaN, row.values[r.denominator] ?? Number.NaN)),
+    ),
+  ];
+}
+
+const header = (table: Table) => ['figure', ...table.columns, ...table.ratios.map((r) => r.label)];
+
+export function renderMarkdown(report: Report, chartFile: string): string {
+  const lines = [`# ${report.title}`, '', ...report.setup.map((s) => `- ${s}`), '', `![chart](${chartFile})`, ''];
+  for (const table of report.tables) {
+    const head = header(table);
+    lines.push(
+      `## ${table.title}`,
+      '',
+      `| ${head.join(' | ')} |`,
+      `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    );
+    for (const row of table.rows) lines.push(`| ${cells(table, row).join(' | ')} |`);
+    if (table.notes?.length) lines.push('', ...table.notes.map((n) => `- ${n}`));
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** The same tables, aligned for a terminal. */
+export function renderTerminal(report: Report): string {
+  const out: string[] = [];
+  for (const table of report.tables) {
+    const rows = [header(table), ...table.rows.map((row) => cells(table, row))];
+    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+    out.push('', table.title);
+    for (const row of rows) {
+      out.push(
+        row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  '),
+      );
+    }
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,59 @@
+import { formatValue, type Report } from './report.ts';
+
+const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759'];
+const LABEL_WIDTH = 300;
+const BAR_MAX = 380;
+const BAR_HEIGHT = 14;
+const WIDTH = LABEL_WIDTH + BAR_MAX + 110;
+
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * Horizontal bars, one group per figure and one bar per column. Each group is
+ * scaled to its own largest value: the figures have different units, and the
+ * point is the comparison within a figure.
+ */
+export function renderSvg(report: Report): string {
+  const parts: string[] = [];
+  let y = 30;
+  parts.push(`<text x="10" y="${y}" font-size="18" font-weight="bold">${escapeXml(report.title)}</text>`);
+  y += 20;
+  for (const table of report.tables) {
+    y += 24;
+    parts.push(`<text x="10" y="${y}" font-size="15" font-weight="bold">${escapeXml(table.title)}</text>`);
+    let legendX = LABEL_WIDTH;
+    table.columns.forEach((column, i) => {
+      parts.push(`<rect x="${legendX}" y="${y - 11}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`);
+      parts.push(`<text x="${legendX + 16}" y="${y}" font-size="12">${escapeXml(column)}</text>`);
+      legendX += 24 + column.length * 7;
+    });
+    y += 10;
+    for (const row of table.rows) {
+      const finite = row.values.filter((v) => Number.isFinite(v));
+      const max = Math.max(...finite, 0);
+      const groupHeight = row.values.length * (BAR_HEIGHT + 2);
+      parts.push(
+        `<text x="10" y="${y + groupHeight / 2 + 8}" font-size="12">${escapeXml(`${row.label} (${row.unit})`)}</text>`,
+      );
+      row.values.forEach((value, i) => {
+        const length = Number.isFinite(value) && max > 0 ? Math.max(1, (value / max) * BAR_MAX) : 0;
+        const barY = y + 4 + i * (BAR_HEIGHT + 2);
+        parts.push(
+          `<rect x="${LABEL_WIDTH}" y="${barY}" width="${length.toFixed(1)}" height="${BAR_HEIGHT}" fill="${COLORS[i % COLORS.length]}"/>`,
+        );
+        parts.push(
+          `<text x="${LABEL_WIDTH + length + 4}" y="${barY + 11}" font-size="11">${escapeXml(formatValue(value, row.unit))}</text>`,
+        );
+      });
+      y += groupHeight + 8;
+    }
+  }
+  const height = y + 20;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
