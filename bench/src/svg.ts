@@ -1,7 +1,8 @@
 import { formatValue, type Report } from './report.ts';
 
 const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759'];
-const LABEL_WIDTH = 300;
+// Room for the longest figure label at 12 px (about 60 characters).
+const LABEL_WIDTH = 420;
 const BAR_MAX = 380;
 const BAR_HEIGHT = 14;
 const WIDTH = LABEL_WIDTH + BAR_MAX + 110;
@@ -21,6 +22,8 @@ export function renderSvg(report: Report): string {
   for (const table of report.tables) {
     y += 24;
     parts.push(`<text x="10" y="${y}" font-size="15" font-weight="bold">${escapeXml(table.title)}</text>`);
+    // The legend gets a line of its own: section titles are long enough to run into it.
+    y += 20;
     let legendX = LABEL_WIDTH;
     table.columns.forEach((column, i) => {
       parts.push(`<rect x="${legendX}" y="${y - 11}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`);
