@@ -271,9 +271,11 @@ const LEAKS = /SQLITE_|constraint failed|no such (table|column)|\n\s+at |node:in
 /** Why a response breaks the contract (5xx, a 4xx that is not problem+json, internals in the body), or undefined. */
 export function contractBreach(
   method: string,
-  response: { status: number; contentType: string | undefined; body: string },
+  response: { status: number; contentType: string | string[] | undefined; body: string },
 ): string | undefined {
-  const { status, contentType, body } = response;
+  const { status, body } = response;
+  // Accepts a raw header value (undici, inject), so callers need not normalise it.
+  const contentType = typeof response.contentType === 'string' ? response.contentType : undefined;
   if (status >= 500) return `answered ${status}`;
   if (LEAKS.test(body) && status >= 400) return `leaked internals: ${body.slice(0, 200)}`;
   if (status < 400 || method === 'HEAD') return undefined;
