@@ -91,12 +91,20 @@ ensure_docker() {
   fi
   compose_available || packages+=(docker-compose)
   [[ -x /bin/busybox ]] || packages+=(busybox-static)
+  # The workshop's registry chapter (08) serves localhost:5000 with Debian's
+  # docker-registry where the registry:2 image cannot be pulled.
+  command -v docker-registry >/dev/null || packages+=(docker-registry)
 
   if ((${#packages[@]})); then
     [[ $EUID -eq 0 ]] || fail "missing ${packages[*]}; run as root or: sudo apt-get install -y ${packages[*]}"
     log "installing ${packages[*]} with apt"
     apt-get update -q >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >&2
+    # Where an init system started the package's own registry (its config wants
+    # htpasswd logins), stop it: the workshop starts one with infra/workshop/registry.yml.
+    if [[ " ${packages[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+      systemctl disable --now docker-registry >&2 2>/dev/null || true
+    fi
     # The package's own service start works on machines with an init system.
     docker info >/dev/null 2>&1 && engine_up=true
   fi

@@ -59,13 +59,14 @@ const CASES: Record<string, { fresh: string; mistake: string; mistakeEnv?: Recor
   '06': {
     fresh: 'there is no container named users-try',
     mistake:
-      'docker rm -f users-try && docker run -d --name users-try -e LOG_LEVEL=debug -v users-try-data:/data microservices-lab/users:dev',
-    says: 'DATA_DIR is not /data',
+      'docker rm -f users-try && docker run -d --name users-try -e LOG_LEVEL=debug -v users-try-data:/srv microservices-lab/users:dev',
+    says: 'nothing from volume users-try-data is mounted at /data',
   },
   '07': {
     fresh: 'there is no image hello-uptime:1.1',
-    mistake: 'docker rm -f hello-uptime-try && docker run -d --name hello-uptime-try hello-uptime:1.0',
-    says: 'hello-uptime-try runs hello-uptime:1.0, not hello-uptime:1.1',
+    // Rebuilt from the chapter's Dockerfile, which has no HEALTHCHECK yet.
+    mistake: 'docker build ${NODE_IMAGE:+--build-arg NODE_IMAGE=$NODE_IMAGE} -t hello-uptime:1.1 docs/workshop/hello-uptime',
+    says: 'hello-uptime:1.1 has no HEALTHCHECK instruction',
   },
   '08': {
     fresh: 'the registry has no learner/users:1.0',
@@ -110,7 +111,7 @@ describe('npm run workshop:check', () => {
       );
   });
 
-  it.each(Object.keys(CASES))(
+  it.each(Object.keys(CASES).sort())(
     'chapter %s: says what is missing, passes on the answer, names a mistake',
     async (number) => {
       const chapter = findChapter(number);

@@ -49,7 +49,7 @@ describe('docs/workshop', () => {
   afterAll(async () => {
     // Every chapter cleans up after itself (and the runner after it): nothing is left behind.
     const after = await engineState();
-    for (const key of ['containers', 'networks', 'volumes', 'images'] as const)
+    for (const key of ['containers', 'networks', 'volumes', 'images', 'danglingImages'] as const)
       expect(
         [...after[key]].filter((item) => !before[key].has(item)),
         key,

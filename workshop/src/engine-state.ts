@@ -6,6 +6,8 @@ export interface EngineState {
   networks: Set<string>;
   volumes: Set<string>;
   images: Set<string>;
+  /** Untagged images, such as the one a rebuild under the same tag leaves behind. */
+  danglingImages: Set<string>;
   swarm: boolean;
 }
 
@@ -19,6 +21,7 @@ export async function engineState(): Promise<EngineState> {
     networks: lines(await docker('network', 'ls', '--no-trunc', '--format', '{{.ID}} {{.Name}}')),
     volumes: lines(await docker('volume', 'ls', '--quiet')),
     images: lines(await docker('image', 'ls', '--format', '{{.Repository}}:{{.Tag}}')),
+    danglingImages: lines(await docker('image', 'ls', '--quiet', '--no-trunc', '--filter', 'dangling=true')),
     swarm: (await docker('info', '--format', '{{.Swarm.LocalNodeState}}')) === 'active',
   };
 }
@@ -31,7 +34,7 @@ export async function restoreEngine(before: EngineState): Promise<string[]> {
     await docker('swarm', 'leave', '--force');
     removed.push('swarm mode');
   }
-  const added = (key: 'containers' | 'networks' | 'volumes' | 'images', current: Set<string>) =>
+  const added = (key: Exclude<keyof EngineState, 'swarm'>, current: Set<string>) =>
     [...current].filter((item) => !before[key].has(item));
   const containers = added('containers', (await engineState()).containers);
   if (containers.length > 0) {
@@ -54,6 +57,11 @@ export async function restoreEngine(before: EngineState): Promise<string[]> {
   if (images.length > 0) {
     await docker('rmi', '--force', ...images);
     removed.push(`image tags ${images.join(', ')}`);
+  }
+  const dangling = added('danglingImages', (await engineState()).danglingImages);
+  if (dangling.length > 0) {
+    await docker('rmi', '--force', ...dangling).catch(() => undefined);
+    removed.push(`${dangling.length} untagged image(s)`);
   }
   return removed;
 }
