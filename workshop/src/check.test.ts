@@ -65,7 +65,9 @@ const CASES: Record<string, { fresh: string; mistake: string; mistakeEnv?: Recor
   '07': {
     fresh: 'there is no image hello-uptime:1.1',
     // Rebuilt from the chapter's Dockerfile, which has no HEALTHCHECK yet.
-    mistake: 'docker build ${NODE_IMAGE:+--build-arg NODE_IMAGE=$NODE_IMAGE} -t hello-uptime:1.1 docs/workshop/hello-uptime',
+    mistake:
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, as in the chapter
+      'docker build ${NODE_IMAGE:+--build-arg NODE_IMAGE=$NODE_IMAGE} -t hello-uptime:1.1 docs/workshop/hello-uptime',
     says: 'hello-uptime:1.1 has no HEALTHCHECK instruction',
   },
   '08': {

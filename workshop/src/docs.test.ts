@@ -36,15 +36,21 @@ describe('docs/workshop', () => {
 
   // Each chapter's run blocks, in order, against the real engine: exit codes as the
   // chapter shows them, and every expect marker in both the real and the shown output.
-  it.each(chapters.map((c) => [`${c.number}-${c.slug}`, c] as const))('%s runs as written', async (_name, chapter) => {
-    const log: string[] = [];
-    const run = await runChapter(chapter, { log: (line) => log.push(line) });
-    process.stdout.write(`${chapter.number}-${chapter.slug}\n${log.join('\n')}\n`);
-    const problems = run.outcomes.filter((o) => o.problem).map((o) => `line ${o.block.line}: ${o.problem}`);
-    expect(problems).toEqual([]);
-    const ran = run.outcomes.filter((o) => o.result).length;
-    expect(ran).toBe(chapter.blocks.filter((b) => b.kind === 'run').length);
-  });
+  it.each(chapters.map((c) => [`${c.number}-${c.slug}`, c] as const))(
+    '%s runs as written',
+    async (_name, chapter) => {
+      const log: string[] = [];
+      const run = await runChapter(chapter, { log: (line) => log.push(line) });
+      process.stdout.write(`${chapter.number}-${chapter.slug}\n${log.join('\n')}\n`);
+      const problems = run.outcomes.filter((o) => o.problem).map((o) => `line ${o.block.line}: ${o.problem}`);
+      expect(problems).toEqual([]);
+      const ran = run.outcomes.filter((o) => o.result).length;
+      expect(ran).toBe(chapter.blocks.filter((b) => b.kind === 'run').length);
+      // Longer than any chapter's block timeouts added up, so a slow block fails with its
+      // own message and the chapter still cleans up before the next one starts.
+    },
+    900_000,
+  );
 
   afterAll(async () => {
     // Every chapter cleans up after itself (and the runner after it): nothing is left behind.

@@ -31,7 +31,7 @@ export async function restoreEngine(before: EngineState): Promise<string[]> {
   const removed: string[] = [];
   const now = await engineState();
   if (now.swarm && !before.swarm) {
-    await docker('swarm', 'leave', '--force');
+    await leaveSwarm();
     removed.push('swarm mode');
   }
   const added = (key: Exclude<keyof EngineState, 'swarm'>, current: Set<string>) =>
@@ -64,4 +64,23 @@ export async function restoreEngine(before: EngineState): Promise<string[]> {
     removed.push(`${dangling.length} untagged image(s)`);
   }
   return removed;
+}
+
+/**
+ * Services, then their overlay networks, then the swarm: `swarm leave --force` with
+ * tasks still running leaves overlay networks behind that no command can remove
+ * (and that a later `docker compose up` would reuse by name) until dockerd restarts.
+ */
+async function leaveSwarm(): Promise<void> {
+  const services = (await docker('service', 'ls', '--quiet')).split('\n').filter(Boolean);
+  if (services.length > 0) await docker('service', 'rm', ...services);
+  const deadline = Date.now() + 60_000;
+  const pending = async () =>
+    (await docker('ps', '--all', '--quiet', '--filter', 'label=com.docker.swarm.service.id')) !== '';
+  while ((await pending()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
+  const overlays = (await docker('network', 'ls', '--filter', 'scope=swarm', '--format', '{{.Name}}'))
+    .split('\n')
+    .filter((name) => name && name !== 'ingress');
+  for (const name of overlays) await docker('network', 'rm', name).catch(() => undefined);
+  await docker('swarm', 'leave', '--force');
 }

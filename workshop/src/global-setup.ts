@@ -1,5 +1,5 @@
-import { composeProject } from '@lab/container-tests/compose';
 import { requireDocker } from '@lab/bench/docker';
+import { composeProject } from '@lab/container-tests/compose';
 
 /**
  * Once per run: fail every workshop test with one clear line when there is no

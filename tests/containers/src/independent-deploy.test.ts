@@ -1,7 +1,8 @@
 import { GenericContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageFor, REPO_ROOT, resolveNodeImage } from './images.ts';
-import { expectSteadyLoad, report, sleep, startLoad, summarize } from './load.ts';
+import { report, sleep, startLoad, summarize } from './load.ts';
+import { expectSteadyLoad } from './load-assertions.ts';
 import { docker, FAST_FAILOVER, inspect, type Stack, startStack } from './stack.ts';
 
 const NEW_VERSION = '2.0.0';

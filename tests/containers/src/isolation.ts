@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
-import { expectSteadyLoad, type Outcome, report, sleep, startLoad, summarize } from './load.ts';
+import { type Outcome, report, sleep, startLoad, summarize } from './load.ts';
+import { expectSteadyLoad } from './load-assertions.ts';
 import { FAST_FAILOVER, inspect, type Stack } from './stack.ts';
 
 const RATE = 20;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSteadyLoad, report, sleep, startLoad, summarize } from './load.ts';
+import { report, sleep, startLoad, summarize } from './load.ts';
+import { expectSteadyLoad } from './load-assertions.ts';
 import { docker, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
 import { upstreamTopology, waitFor } from './topology.ts';
 

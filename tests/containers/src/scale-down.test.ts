@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSteadyLoad, report, shareByReplica, sleep, startLoad, summarize } from './load.ts';
+import { report, shareByReplica, sleep, startLoad, summarize } from './load.ts';
+import { expectSteadyLoad } from './load-assertions.ts';
 import { docker, dockerHostname, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
 
 let stack: Stack;
