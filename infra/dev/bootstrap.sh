@@ -94,6 +94,8 @@ ensure_docker() {
   # The workshop's registry chapter (08) serves localhost:5000 with Debian's
   # docker-registry where the registry:2 image cannot be pulled.
   command -v docker-registry >/dev/null || packages+=(docker-registry)
+  # The workshop's chapters call the services with curl, as a learner does.
+  command -v curl >/dev/null || packages+=(curl)
 
   if ((${#packages[@]})); then
     [[ $EUID -eq 0 ]] || fail "missing ${packages[*]}; run as root or: sudo apt-get install -y ${packages[*]}"
