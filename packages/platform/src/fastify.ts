@@ -30,9 +30,18 @@ export interface FastifyConventions {
 
 /** One log line per request, written when it completes (Fastify's default is two). */
 class OneLinePerRequest extends LogController {
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    super({ requestIdLogLabel: 'reqId' });
+    this.#logger = logger;
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // Below info (LOG_LEVEL=warn), skip building the line at all.
+    if (!error && !this.#logger.isLevelEnabled('info')) return;
     const line = { req: request, res: reply, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
     if (error) reply.log.error({ ...line, err: error }, 'request failed');
     else reply.log.info(line, 'request completed');
@@ -85,7 +94,10 @@ function patternMatches(pattern: readonly string[], segments: readonly string[])
 /** find-my-way lets `/:id` match `/` with an empty id; no route here means that. */
 function hasEmptyParam(params: unknown): boolean {
   if (typeof params !== 'object' || params === null) return false;
-  return Object.entries(params).some(([name, value]) => name !== '*' && value === '');
+  for (const name in params) {
+    if (name !== '*' && (params as Record<string, unknown>)[name] === '') return true;
+  }
+  return false;
 }
 
 function sendProblem(reply: FastifyReply, error: HttpError, instance: string): FastifyReply {
@@ -115,7 +127,7 @@ export function createFastifyApp({
     ...options,
     // pino's Logger is what Fastify uses internally; its types only differ in generics.
     loggerInstance: logger as FastifyBaseLogger,
-    logController: new OneLinePerRequest({ requestIdLogLabel: 'reqId' }),
+    logController: new OneLinePerRequest(logger),
     genReqId: (req) => resolveRequestId(req.headers[REQUEST_ID_HEADER]),
     bodyLimit,
     ajv: {
@@ -133,13 +145,14 @@ export function createFastifyApp({
 
   app.addHook('onRoute', (route) => routes.add(route.url, route.method));
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks here and below: an async hook costs a promise on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     reply.header(SERVED_BY_HEADER, health.instance);
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-      throw new ProtocolError('HOST_REQUIRED');
+      return done(new ProtocolError('HOST_REQUIRED'));
     }
-    if (hasEmptyParam(request.params)) throw routes.miss(request.method, request.url);
+    done(hasEmptyParam(request.params) ? routes.miss(request.method, request.url) : undefined);
   });
 
   app.setErrorHandler(async (error, request, reply) => {

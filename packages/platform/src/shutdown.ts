@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Health } from './health.js';
+import { flushLogger } from './logger.js';
 
 export interface ShutdownOptions {
   logger: Logger;
@@ -45,6 +46,8 @@ export function handleShutdownSignals({
         await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
         await close();
         logger.info({ durationMs: Date.now() - startedAt }, 'shutdown complete');
+        // Log lines are written asynchronously; none may be lost to the exit.
+        await flushLogger(logger);
         exit(0);
       } catch (error) {
         logger.error({ err: error }, 'shutdown failed');

@@ -56,10 +56,15 @@ export function buildApp(config: GatewayConfig, deps: GatewayDeps = {}): Fastify
   app.addHook('onClose', async () => {
     await Promise.all(upstreams.map((upstream) => upstream.close()));
   });
-  app.addHook('onResponse', async (request, reply) => {
+  // Counted here for every answer, the gateway's own errors included; see metrics.ts for why not prom-client's inc.
+  const upstreamOfRoute = new Map<string, string>();
+  app.addHook('onRoute', (route) => {
+    upstreamOfRoute.set(route.url, upstreams.find((u) => route.url.startsWith(u.prefix))?.name ?? 'none');
+  });
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const upstream = upstreams.find((u) => route.startsWith(u.prefix))?.name ?? 'none';
-    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode), upstream });
+    metrics.countRequest(route, upstreamOfRoute.get(route) ?? 'none', request.method, reply.statusCode);
+    done();
   });
 
   app.get('/api/_topology', async () => ({
@@ -67,9 +72,8 @@ export function buildApp(config: GatewayConfig, deps: GatewayDeps = {}): Fastify
     upstreams: upstreams.map((upstream) => upstream.topology()),
   }));
   app.get('/metrics', async (_request, reply) => {
-    for (const upstream of upstreams) upstream.collectGauges();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.register(proxyRoutes, { upstreams });
+  app.register(proxyRoutes, { upstreams, bodyLimit: config.bodyLimitBytes });
   return app;
 }

@@ -5,13 +5,6 @@ const ALLOWED_REQUEST_HEADERS = 'content-type, idempotency-key, x-request-id';
 const EXPOSED_RESPONSE_HEADERS = 'x-request-id, x-served-by, retry-after';
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
 
-/** The gateway alone decides CORS, so an upstream's own access-control-* headers never reach a browser. */
-export function withoutCorsHeaders(headers: Record<string, string | string[]>): Record<string, string | string[]> {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !name.toLowerCase().startsWith('access-control-')),
-  );
-}
-
 function withVaryOrigin(vary: string | number | string[] | undefined): string {
   const current = Array.isArray(vary) ? vary.join(', ') : vary === undefined ? '' : String(vary);
   if (/(^|,)\s*(origin|\*)\s*(,|$)/i.test(current)) return current;
@@ -28,11 +21,11 @@ export function addCors(app: FastifyInstance, origins: readonly string[]): void 
   const allowedOrigin = (origin: string | undefined) =>
     origin !== undefined && allowed.has(origin) ? origin : undefined;
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const origin = allowedOrigin(request.headers.origin);
-    if (request.method !== 'OPTIONS' || origin === undefined) return;
-    if (request.headers['access-control-request-method'] === undefined) return;
-    return reply
+    if (request.method !== 'OPTIONS' || origin === undefined) return done();
+    if (request.headers['access-control-request-method'] === undefined) return done();
+    reply
       .code(204)
       .headers({
         'access-control-allow-origin': origin,
@@ -45,13 +38,14 @@ export function addCors(app: FastifyInstance, origins: readonly string[]): void 
   });
 
   // onSend, because the proxied answer's headers (vary among them) are only set by then.
-  app.addHook('onSend', async (request, reply, payload) => {
+  // An upstream's own access-control-* never get that far (header-policy.ts).
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('vary', withVaryOrigin(reply.getHeader('vary')));
     const origin = allowedOrigin(request.headers.origin);
     if (origin !== undefined) {
       reply.header('access-control-allow-origin', origin);
       reply.header('access-control-expose-headers', EXPOSED_RESPONSE_HEADERS);
     }
-    return payload;
+    done(null, payload);
   });
 }

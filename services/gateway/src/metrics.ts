@@ -1,59 +1,171 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** What the metrics read from an upstream at scrape time (see Upstream.counters). */
+export interface MeteredUpstream {
+  readonly name: string;
+  counters(): {
+    attempts: number;
+    retriesByReason: ReadonlyMap<string, number>;
+    ejections: number;
+    breaker: number;
+    inFlight: number;
+    replicas: Record<string, number>;
+  };
+}
+
+/** Per-attempt latency to response headers, by outcome (status code or error code). */
+export interface LatencyHistogram {
+  observe(statusCode: number, ms: number): void;
+  observeFailure(code: string, ms: number): void;
+}
+
+/**
+ * Answers by route, method and status, counted in nested maps of plain numbers:
+ * on the hot path that is three lookups and an add, with no label object built and
+ * hashed per request as a prom-client `inc` would. The counter reads it at scrape.
+ */
+class RequestCounts {
+  /** route -> upstream name, then method -> status -> count. */
+  readonly #routes = new Map<string, { upstream: string; byMethod: Map<string, Map<number, number>> }>();
+
+  count(route: string, upstream: string, method: string, status: number): void {
+    let entry = this.#routes.get(route);
+    if (entry === undefined) {
+      entry = { upstream, byMethod: new Map() };
+      this.#routes.set(route, entry);
+    }
+    let byStatus = entry.byMethod.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      entry.byMethod.set(method, byStatus);
+    }
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
+
+  *entries() {
+    for (const [route, { upstream, byMethod }] of this.#routes) {
+      for (const [method, byStatus] of byMethod) {
+        for (const [status, count] of byStatus) yield { route, upstream, method, status: String(status), count };
+      }
+    }
+  }
+}
+
 /** The gateway's Prometheus metrics, on a registry of its own (one per app instance). */
 export function createGatewayMetrics() {
   const registry = new Registry();
+  const upstreams: MeteredUpstream[] = [];
+  const requestCounts = new RequestCounts();
+  const forEachUpstream = (
+    read: (upstream: MeteredUpstream, counters: ReturnType<MeteredUpstream['counters']>) => void,
+  ) => {
+    for (const upstream of upstreams) read(upstream, upstream.counters());
+  };
+
+  new Counter({
+    name: 'gateway_requests_total',
+    help: 'Requests answered by the gateway, by route, method, status and upstream',
+    labelNames: ['route', 'method', 'status', 'upstream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { route, method, status, upstream, count } of requestCounts.entries()) {
+        this.inc({ route, method, status, upstream }, count);
+      }
+    },
+  });
+  new Counter({
+    name: 'gateway_upstream_attempts_total',
+    help: 'Requests sent to upstream replicas, retries included',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      forEachUpstream(({ name }, { attempts }) => this.inc({ upstream: name }, attempts));
+    },
+  });
+  new Counter({
+    name: 'gateway_upstream_retries_total',
+    help: 'Retries on another replica, by reason',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      forEachUpstream(({ name }, { retriesByReason }) => {
+        for (const [reason, count] of retriesByReason) this.inc({ upstream: name, reason }, count);
+      });
+    },
+  });
+  new Counter({
+    name: 'gateway_upstream_ejections_total',
+    help: 'Replicas ejected after consecutive failures',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      forEachUpstream(({ name }, { ejections }) => this.inc({ upstream: name }, ejections));
+    },
+  });
+  new Gauge({
+    name: 'gateway_circuit_state',
+    help: 'Circuit breaker per upstream: 0 closed, 1 half-open, 2 open',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      forEachUpstream(({ name }, { breaker }) => this.set({ upstream: name }, breaker));
+    },
+  });
+  new Gauge({
+    name: 'gateway_upstream_in_flight',
+    help: 'Requests in flight to an upstream',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      forEachUpstream(({ name }, { inFlight }) => this.set({ upstream: name }, inFlight));
+    },
+  });
+  new Gauge({
+    name: 'gateway_upstream_replicas',
+    help: 'Replicas per upstream by state (known, healthy, ejected)',
+    labelNames: ['upstream', 'state'] as const,
+    registers: [registry],
+    collect() {
+      forEachUpstream(({ name }, { replicas }) => {
+        for (const [state, count] of Object.entries(replicas)) this.set({ upstream: name, state }, count);
+      });
+    },
+  });
+  const latency = new Histogram({
+    name: 'gateway_upstream_duration_seconds',
+    help: 'Time to response headers from an upstream replica, per attempt',
+    labelNames: ['upstream', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+
   return {
     registry,
-    requests: new Counter({
-      name: 'gateway_requests_total',
-      help: 'Requests answered by the gateway, by route, method, status and upstream',
-      labelNames: ['route', 'method', 'status', 'upstream'] as const,
-      registers: [registry],
-    }),
-    attempts: new Counter({
-      name: 'gateway_upstream_attempts_total',
-      help: 'Requests sent to upstream replicas, retries included',
-      labelNames: ['upstream'] as const,
-      registers: [registry],
-    }),
-    retries: new Counter({
-      name: 'gateway_upstream_retries_total',
-      help: 'Retries on another replica, by reason',
-      labelNames: ['upstream', 'reason'] as const,
-      registers: [registry],
-    }),
-    ejections: new Counter({
-      name: 'gateway_upstream_ejections_total',
-      help: 'Replicas ejected after consecutive failures',
-      labelNames: ['upstream'] as const,
-      registers: [registry],
-    }),
-    latency: new Histogram({
-      name: 'gateway_upstream_duration_seconds',
-      help: 'Time to response headers from an upstream replica, per attempt',
-      labelNames: ['upstream', 'outcome'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    }),
-    breakerState: new Gauge({
-      name: 'gateway_circuit_state',
-      help: 'Circuit breaker per upstream: 0 closed, 1 half-open, 2 open',
-      labelNames: ['upstream'] as const,
-      registers: [registry],
-    }),
-    inFlight: new Gauge({
-      name: 'gateway_upstream_in_flight',
-      help: 'Requests in flight to an upstream',
-      labelNames: ['upstream'] as const,
-      registers: [registry],
-    }),
-    replicas: new Gauge({
-      name: 'gateway_upstream_replicas',
-      help: 'Replicas per upstream by state (known, healthy, ejected)',
-      labelNames: ['upstream', 'state'] as const,
-      registers: [registry],
-    }),
+    countRequest: (route: string, upstream: string, method: string, status: number) =>
+      requestCounts.count(route, upstream, method, status),
+    addUpstream(upstream: MeteredUpstream): void {
+      upstreams.push(upstream);
+    },
+    /** One label set per outcome, built once: an observation then costs prom-client's hash and a bucket. */
+    upstreamLatency(upstream: string): LatencyHistogram {
+      const labelSets = new Map<number | string, { upstream: string; outcome: string }>();
+      const labelsFor = (outcome: number | string) => {
+        let labels = labelSets.get(outcome);
+        if (labels === undefined) {
+          labels = { upstream, outcome: String(outcome) };
+          labelSets.set(outcome, labels);
+        }
+        return labels;
+      };
+      return {
+        observe: (statusCode, ms) => latency.observe(labelsFor(statusCode), ms / 1000),
+        observeFailure: (code, ms) => latency.observe(labelsFor(code), ms / 1000),
+      };
+    },
   };
 }
 

@@ -1,38 +1,87 @@
-import { FORWARDED_PREFIX_HEADER } from '@lab/platform/forwarded-prefix';
-import { REQUEST_ID_HEADER, SERVED_BY_HEADER } from '@lab/platform/request-id';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { withoutCorsHeaders } from './cors.ts';
-import { type Upstream, withoutHopByHop } from './upstream.ts';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { HttpError } from '@lab/platform/problem';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { upstreamRequestHeaders } from './header-policy.ts';
+import { ProxyExchange } from './proxy-exchange.ts';
+import type { Upstream } from './upstream.ts';
+
+/**
+ * Bodies up to this size that announce their length are read before forwarding,
+ * so an idempotent request can be sent again on a retry; larger or chunked bodies
+ * stream through (and are not retried), so the gateway never holds more than this
+ * of one request.
+ */
+export const RETRY_BUFFER_BYTES = 64 * 1024;
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+export class PayloadTooLargeError extends HttpError {
+  constructor(limit: number) {
+    super(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the ${limit} bytes this gateway accepts`);
+  }
+}
+
+/** Marks a request whose body streams through instead of being read first. */
+const STREAMED = Symbol('streamed body');
+
+/** Counts a streamed body's bytes on their way upstream and stops it at the limit. */
+async function* limited(body: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new PayloadTooLargeError(limit);
+    yield chunk as Buffer;
+  }
+}
+
+/** A body small enough to keep for a retry; Node's parser has already enforced its Content-Length. */
+function readBody(payload: IncomingMessage, done: (error: Error | null, body?: Buffer) => void) {
+  const chunks: Buffer[] = [];
+  payload.on('data', (chunk: Buffer) => chunks.push(chunk));
+  payload.on('end', () => done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+  payload.on('error', (error) => done(error));
+}
 
 /**
  * `/api/<service>` and everything below it goes to that service. Bodies pass
  * through as bytes: the gateway neither parses nor rewrites what clients send.
  */
-export async function proxyRoutes(app: FastifyInstance, { upstreams }: { upstreams: readonly Upstream[] }) {
+export async function proxyRoutes(
+  app: FastifyInstance,
+  { upstreams, bodyLimit }: { upstreams: readonly Upstream[]; bodyLimit: number },
+) {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', (request, payload, done) => {
+    const announced = request.headers['content-length'];
+    const length = announced === undefined ? Number.NaN : Number(announced);
+    if (length > bodyLimit) return done(new PayloadTooLargeError(bodyLimit));
+    if (length <= RETRY_BUFFER_BYTES) return readBody(payload, done);
+    done(null, STREAMED);
+  });
 
   for (const upstream of upstreams) {
-    const handler = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
-      const response = await upstream.forward({
-        method: request.method,
+    const handler = (request: FastifyRequest, reply: FastifyReply) => {
+      const body = request.body;
+      const method = request.method;
+      const exchange = new ProxyExchange(upstream, reply, {
+        method,
         path: upstream.upstreamPath(request.url),
-        headers: {
-          ...withoutHopByHop(request.headers),
-          [REQUEST_ID_HEADER]: request.id,
-          'x-forwarded-for': request.ip,
-          'x-forwarded-proto': request.protocol,
-          'x-forwarded-host': request.host,
-          [FORWARDED_PREFIX_HEADER]: upstream.prefix,
-        },
-        ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
+        headers: upstreamRequestHeaders(request.headers, {
+          requestId: request.id,
+          clientIp: request.ip,
+          protocol: request.protocol,
+          host: request.host,
+          prefix: upstream.prefix,
+        }),
+        body: Buffer.isBuffer(body)
+          ? body
+          : body === STREAMED
+            ? Readable.from(limited(request.raw, bodyLimit), { objectMode: false })
+            : null,
+        idempotent: IDEMPOTENT.has(method) || (method === 'POST' && request.headers['idempotency-key'] !== undefined),
       });
-      return reply
-        .code(response.statusCode)
-        .headers(withoutCorsHeaders(response.headers))
-        .header(REQUEST_ID_HEADER, request.id)
-        .header(SERVED_BY_HEADER, response.headers[SERVED_BY_HEADER] ?? response.replica)
-        .send(response.body);
+      upstream.forward(exchange);
     };
     app.all(upstream.prefix, handler);
     app.all(`${upstream.prefix}/*`, handler);

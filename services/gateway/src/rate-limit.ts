@@ -78,11 +78,11 @@ const isExempt = (route: string | undefined) =>
  */
 export function addRateLimit(app: FastifyInstance, { perMinute }: { perMinute: number }): void {
   const limiter = new RateLimiter({ limit: perMinute, windowMs: 60_000 });
-  app.addHook('onRequest', async (request, reply) => {
-    if (isExempt(request.routeOptions.url)) return;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (isExempt(request.routeOptions.url)) return done();
     const decision = limiter.take(request.ip);
-    if (decision.allowed) return;
+    if (decision.allowed) return done();
     reply.header('retry-after', String(decision.retryAfterSeconds));
-    throw new RateLimitedError(perMinute, decision.retryAfterSeconds);
+    done(new RateLimitedError(perMinute, decision.retryAfterSeconds));
   });
 }

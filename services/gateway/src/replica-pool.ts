@@ -1,5 +1,4 @@
 import { lookup } from 'node:dns/promises';
-import axios from 'axios';
 import type { Logger } from 'pino';
 import { Pool } from 'undici';
 
@@ -17,18 +16,28 @@ export interface ReplicaPoolOptions {
   ejectionMaxMs: number;
   logger: Logger;
   onEjection?: () => void;
+  /** A replica became able to take traffic (admitted, reinstated or back after being down). */
+  onHealthy?: () => void;
   resolveAll?: (host: string) => Promise<string[]>;
 }
 
+export type AttemptOutcome = 'ok' | 'failed' | 'unreachable';
+
+/** One replica of the service: its address, its keep-alive connections, its health. */
 export interface Replica {
   readonly address: string;
   readonly dispatcher: Pool;
+}
+
+interface ReplicaState extends Replica {
   inFlight: number;
   consecutiveFailures: number;
   ejections: number;
   ejectedUntil: number;
   /** undefined until the first probe answers: a replica gets traffic only once it is ready. */
   ready: boolean | undefined;
+  /** Its probe failed, or it refused a connection, since it was last healthy: it was down, not merely failing. */
+  seenDown: boolean;
   /** The instance name its probes report; a new one at the same address is a new replica. */
   instance: string | undefined;
 }
@@ -52,19 +61,34 @@ async function resolveAllAddresses(host: string): Promise<string[]> {
 const NO_SUCH_HOST = new Set(['ENOTFOUND', 'ENODATA']);
 
 /**
+ * While no replica is healthy the pool looks for one this often, whatever the
+ * configured intervals: a restarted replica should get traffic within a fraction of
+ * a second of answering its readiness probe, not after a discovery and a probe
+ * period in a row.
+ */
+const RECOVERY_INTERVAL_MS = 250;
+
+/**
  * The replicas behind one service name. Discovery re-resolves the name on an
  * interval and after connection failures; passive health ejects a replica after
  * consecutive failures for a cool-down that doubles on each repeat; active probes
  * of /health/ready decide when a replica (new, ejected or draining) gets traffic.
+ *
+ * Callers `acquire` a replica for an attempt and `release` it with the outcome; the
+ * pool alone keeps the counts that balancing and ejection depend on.
  */
 export class ReplicaPool {
   readonly #options: ReplicaPoolOptions;
   readonly #resolveAll: (host: string) => Promise<string[]>;
-  readonly #replicas = new Map<string, Replica>();
+  readonly #replicas = new Map<string, ReplicaState>();
+  /** The same replicas as an array, rebuilt on discovery: acquire() walks it without allocating. */
+  #list: ReplicaState[] = [];
   readonly #timers: NodeJS.Timeout[] = [];
   #rotation = 0;
   #lastRefreshAt = 0;
   #refreshing: Promise<void> | undefined;
+  #recovering: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: ReplicaPoolOptions) {
     this.#options = options;
@@ -78,6 +102,7 @@ export class ReplicaPool {
     this.#timers.push(
       setInterval(() => void this.refresh(), this.#options.discoveryIntervalMs).unref(),
       setInterval(() => void this.probeAll(), this.#options.probeIntervalMs).unref(),
+      setInterval(() => void this.#recoverIfEmpty(), RECOVERY_INTERVAL_MS).unref(),
     );
   }
 
@@ -93,6 +118,20 @@ export class ReplicaPool {
     if (Date.now() - this.#lastRefreshAt > 250) void this.refresh();
   }
 
+  /** Nothing can take traffic: re-resolve and probe every replica that is not healthy. */
+  #recoverIfEmpty(): void {
+    if (this.#recovering || this.#list.some((r) => this.#isHealthy(r))) return;
+    this.#recovering = this.refresh()
+      .then(() => Promise.all(this.#list.filter((r) => !this.#isHealthy(r)).map((r) => this.#probe(r))))
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        this.#recovering = undefined;
+      });
+  }
+
   async #resolve(): Promise<void> {
     this.#lastRefreshAt = Date.now();
     let addresses: string[];
@@ -104,13 +143,15 @@ export class ReplicaPool {
       if (!NO_SUCH_HOST.has(code)) return;
       addresses = [];
     }
+    if (this.#closed) return;
     const current = new Set(addresses);
+    const added: ReplicaState[] = [];
     for (const address of current) {
       if (this.#replicas.has(address)) continue;
       const replica = this.#create(address);
       this.#replicas.set(address, replica);
+      added.push(replica);
       this.#options.logger.info({ upstream: this.#options.name, replica: address }, 'replica discovered');
-      void this.#probe(replica);
     }
     for (const [address, replica] of this.#replicas) {
       if (current.has(address)) continue;
@@ -118,9 +159,11 @@ export class ReplicaPool {
       this.#options.logger.info({ upstream: this.#options.name, replica: address }, 'replica removed');
       void replica.dispatcher.destroy().catch(() => {});
     }
+    this.#list = [...this.#replicas.values()];
+    await Promise.all(added.map((replica) => this.#probe(replica)));
   }
 
-  #create(address: string): Replica {
+  #create(address: string): ReplicaState {
     const dispatcher = new Pool(`http://${address}:${this.#options.port}`, {
       connect: { timeout: this.#options.connectTimeoutMs },
       // Below Node's 5 s server keep-alive, so the gateway never reuses a socket the
@@ -136,27 +179,44 @@ export class ReplicaPool {
       ejections: 0,
       ejectedUntil: 0,
       ready: undefined,
+      seenDown: false,
       instance: undefined,
     };
   }
 
   probeAll(): Promise<void> {
-    return Promise.all([...this.#replicas.values()].map((replica) => this.#probe(replica))).then(() => {});
+    return Promise.all(this.#list.map((replica) => this.#probe(replica))).then(() => {});
   }
 
-  async #probe(replica: Replica): Promise<void> {
-    let ready: boolean;
-    let instance: unknown;
+  /** GET /health/ready over the replica's own connection pool: one HTTP client per replica. */
+  async #readiness(replica: ReplicaState): Promise<{ ready: boolean; instance: unknown }> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#options.probeTimeoutMs);
     try {
-      const res = await axios.get(`http://${replica.address}:${this.#options.port}/health/ready`, {
-        timeout: this.#options.probeTimeoutMs,
-        validateStatus: () => true,
+      const res = await replica.dispatcher.request({
+        path: '/health/ready',
+        method: 'GET',
+        signal: deadline.signal,
+        headers: { accept: 'application/json' },
       });
-      ready = res.status === 200;
-      instance = (res.data as { instance?: unknown } | undefined)?.instance;
+      const text = await res.body.text();
+      let instance: unknown;
+      try {
+        instance = (JSON.parse(text) as { instance?: unknown } | null)?.instance;
+      } catch {
+        instance = undefined;
+      }
+      return { ready: res.statusCode === 200, instance };
     } catch {
-      ready = false;
+      return { ready: false, instance: undefined };
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  async #probe(replica: ReplicaState): Promise<void> {
+    const wasHealthy = this.#isHealthy(replica);
+    const { ready, instance } = await this.#readiness(replica);
     // Docker reuses addresses: a container replaced faster than discovery runs
     // shows up as a new instance name, and must not inherit the old one's ejections.
     if (typeof instance === 'string' && instance !== replica.instance) {
@@ -172,49 +232,73 @@ export class ReplicaPool {
       replica.consecutiveFailures = 0;
     }
     replica.ready = ready;
-    if (ready && replica.ejectedUntil !== 0 && Date.now() >= replica.ejectedUntil) {
+    if (!ready) {
+      replica.seenDown = true;
+      return;
+    }
+    // A replica that kept answering its probe while failing requests serves its
+    // cool-down; one whose probe failed meanwhile was down (a crash and a restart
+    // under the same name) and is back now, so it gets traffic at once.
+    if (replica.ejectedUntil !== 0 && (replica.seenDown || Date.now() >= replica.ejectedUntil)) {
       replica.ejectedUntil = 0;
       replica.consecutiveFailures = 0;
       this.#options.logger.info({ upstream: this.#options.name, replica: replica.address }, 'replica reinstated');
     }
+    replica.seenDown = false;
+    if (!wasHealthy && this.#isHealthy(replica)) this.#options.onHealthy?.();
   }
 
-  #isHealthy(replica: Replica): boolean {
+  #isHealthy(replica: ReplicaState): boolean {
     return replica.ready === true && replica.ejectedUntil === 0;
   }
 
-  /** Least in-flight among healthy replicas not in `exclude`; ties rotate (round robin). */
-  pick(exclude: ReadonlySet<Replica> = new Set()): Replica | undefined {
-    const candidates = [...this.#replicas.values()].filter((r) => !exclude.has(r) && this.#isHealthy(r));
-    if (candidates.length === 0) return undefined;
-    this.#rotation = (this.#rotation + 1) % candidates.length;
-    let best: Replica | undefined;
-    for (let i = 0; i < candidates.length; i++) {
-      const candidate = candidates[(this.#rotation + i) % candidates.length] as Replica;
-      if (!best || candidate.inFlight < best.inFlight) best = candidate;
+  /**
+   * The healthy replica with the fewest requests in flight, other than `exclude`
+   * (the one a retry must avoid); ties go round robin. Counts it as in flight until
+   * `release`.
+   */
+  acquire(exclude?: Replica): Replica | undefined {
+    const list = this.#list;
+    const count = list.length;
+    if (count === 0) return undefined;
+    this.#rotation = (this.#rotation + 1) % count;
+    let best: ReplicaState | undefined;
+    for (let i = 0; i < count; i++) {
+      const candidate = list[(this.#rotation + i) % count] as ReplicaState;
+      if (candidate === exclude || !this.#isHealthy(candidate)) continue;
+      if (best === undefined || candidate.inFlight < best.inFlight) best = candidate;
     }
+    if (best !== undefined) best.inFlight += 1;
     return best;
   }
 
-  reportSuccess(replica: Replica): void {
-    replica.consecutiveFailures = 0;
-  }
-
-  reportFailure(replica: Replica): void {
-    replica.consecutiveFailures += 1;
-    if (replica.ejectedUntil !== 0 || replica.consecutiveFailures < this.#options.ejectAfterFailures) return;
-    const coolDownMs = Math.min(this.#options.ejectionBaseMs * 2 ** replica.ejections, this.#options.ejectionMaxMs);
-    replica.ejections += 1;
-    replica.ejectedUntil = Date.now() + coolDownMs;
+  /**
+   * Ends an attempt. A failure (5xx, timeout) counts towards ejection; so does an
+   * unreachable replica (connection refused or reset), which is also taken for down:
+   * once its probe answers again it is back, whatever cool-down it had.
+   */
+  release(replica: Replica, outcome: AttemptOutcome): void {
+    const state = replica as ReplicaState;
+    state.inFlight -= 1;
+    if (outcome === 'ok') {
+      state.consecutiveFailures = 0;
+      return;
+    }
+    if (outcome === 'unreachable') state.seenDown = true;
+    state.consecutiveFailures += 1;
+    if (state.ejectedUntil !== 0 || state.consecutiveFailures < this.#options.ejectAfterFailures) return;
+    const coolDownMs = Math.min(this.#options.ejectionBaseMs * 2 ** state.ejections, this.#options.ejectionMaxMs);
+    state.ejections += 1;
+    state.ejectedUntil = Date.now() + coolDownMs;
     this.#options.onEjection?.();
     this.#options.logger.warn(
-      { upstream: this.#options.name, replica: replica.address, coolDownMs, ejections: replica.ejections },
+      { upstream: this.#options.name, replica: state.address, coolDownMs, ejections: state.ejections },
       'replica ejected',
     );
   }
 
   view(): ReplicaView[] {
-    return [...this.#replicas.values()].map((r) => ({
+    return this.#list.map((r) => ({
       address: r.address,
       healthy: this.#isHealthy(r),
       ejected: r.ejectedUntil !== 0,
@@ -227,8 +311,10 @@ export class ReplicaPool {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
-    await Promise.all([...this.#replicas.values()].map((r) => r.dispatcher.close().catch(() => {})));
+    await Promise.all(this.#list.map((r) => r.dispatcher.close().catch(() => {})));
     this.#replicas.clear();
+    this.#list = [];
   }
 }

@@ -15,7 +15,7 @@ export class UriTooLongError extends HttpError {
 }
 
 export function addUrlLengthLimit(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
-    if (request.url.length > MAX_URL_LENGTH) throw new UriTooLongError(request.url.length);
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(request.url.length > MAX_URL_LENGTH ? new UriTooLongError(request.url.length) : undefined);
   });
 }

@@ -39,11 +39,14 @@ async function startReplicas(count: number) {
     port,
     addresses,
     served,
-    set(address: string, next: Behaviour) {
+    async set(address: string, next: Behaviour) {
+      const wasRefusing = behaviour.get(address) === 'refuse';
       behaviour.set(address, next);
       if (next === 'refuse') {
         servers.get(address)?.closeAllConnections();
         servers.get(address)?.close();
+      } else if (wasRefusing) {
+        await listen(address);
       }
     },
     async stop() {
@@ -152,6 +155,29 @@ describe('passive health and the circuit breaker', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.json()).toMatchObject({ upstream: 'users', detail: 'The users service is unavailable (circuit open)' });
+  });
+
+  it('serves again within 1 s of a crashed service coming back, without waiting out the breaker or the ejection', async () => {
+    const { gateway, replicas } = await gatewayOver(1, {
+      BREAKER_FAILURES: '3',
+      BREAKER_HALF_OPEN_AFTER_MS: '60000',
+      EJECT_AFTER_FAILURES: '1',
+      EJECTION_BASE_MS: '60000',
+    });
+    await replicas.set('127.0.0.1', 'refuse');
+    for (let i = 0; i < 5; i++) await gateway.inject({ url: '/api/users' });
+    expect(await topology(gateway)).toMatchObject({ breaker: 'open', replicas: { healthy: 0, ejected: 1 } });
+
+    await replicas.set('127.0.0.1', 'ok');
+    const backAt = performance.now();
+    let status = 0;
+    while (status !== 200 && performance.now() - backAt < 5000) {
+      status = (await gateway.inject({ url: '/api/users' })).statusCode;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(status).toBe(200);
+    expect(performance.now() - backAt).toBeLessThan(1000);
+    expect((await topology(gateway)).breaker).toBe('closed');
   });
 
   it('exposes breaker state, retries and ejections as Prometheus metrics', async () => {

@@ -14,11 +14,14 @@ export const SECURITY_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
 } as const;
 
-/** Set just before sending, so they override whatever an upstream answered with. */
+/**
+ * Set on every answer just before it is sent, so the gateway's own errors carry them
+ * too; the proxy never copies an upstream's version of them (header-policy.ts).
+ * A callback hook: an async one would cost a promise per request.
+ */
 export function addSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.removeHeader('x-powered-by');
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.headers(SECURITY_HEADERS);
-    return payload;
+    done(null, payload);
   });
 }

@@ -1,49 +1,11 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '@lab/platform/logger';
-import { HttpError, UpstreamTimeoutError, UpstreamUnavailableError } from '@lab/platform/problem';
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel';
-import type { Dispatcher } from 'undici';
-import type { GatewayMetrics } from './metrics.ts';
+import { HttpError, ProtocolError, UpstreamTimeoutError, UpstreamUnavailableError } from '@lab/platform/problem';
+import { type BreakerState, CircuitBreaker, Permit } from './circuit-breaker.ts';
+import { DeadlineQueue } from './deadline-queue.ts';
+import type { GatewayMetrics, LatencyHistogram } from './metrics.ts';
+import type { ProxyExchange } from './proxy-exchange.ts';
 import { type Replica, ReplicaPool, type ReplicaView } from './replica-pool.ts';
 import { RetryBudget } from './retry-budget.ts';
-
-/** RFC 9110 7.6.1: connection-specific headers are never forwarded by a proxy. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
-
-export function withoutHopByHop(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>) {
-  const kept: Record<string, string | string[]> = {};
-  for (const [key, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(key.toLowerCase())) kept[key] = value;
-  }
-  return kept;
-}
-
-export interface ForwardRequest {
-  method: string;
-  /** Path and query as the upstream should see them. */
-  path: string;
-  headers: Record<string, string | string[]>;
-  body?: Buffer;
-}
-
-export interface ForwardResponse {
-  statusCode: number;
-  headers: Record<string, string | string[]>;
-  body: Dispatcher.ResponseData['body'];
-  /** The replica that answered (ip), for when it does not say so itself. */
-  replica: string;
-}
 
 export interface UpstreamSettings {
   name: string;
@@ -83,55 +45,34 @@ const CONNECTION_ERRORS = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_DESTROYED',
 ]);
-const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/** An aborted AbortSignal.timeout surfaces as a DOMException; give it undici's timeout code. */
-function asTimeout(error: unknown): Error & { code?: string } {
-  if (error instanceof DOMException && error.name === 'TimeoutError') {
-    return Object.assign(new Error('upstream response timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
-  }
-  return error instanceof Error ? error : new Error(String(error));
-}
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const RETRYABLE_STATUS = new Set([502, 503]);
-
-const isIdempotent = (request: ForwardRequest) =>
-  IDEMPOTENT.has(request.method) || (request.method === 'POST' && request.headers['idempotency-key'] !== undefined);
-
-const BREAKER_NAMES: Record<CircuitState, string> = {
-  [CircuitState.Closed]: 'closed',
-  [CircuitState.HalfOpen]: 'half-open',
-  [CircuitState.Open]: 'open',
-  [CircuitState.Isolated]: 'isolated',
-};
-
-/** Upstream failures the breaker counts; a client's 4xx or a 5xx the app chose to send is not one. */
-class AttemptFailed extends Error {
-  readonly httpError: HttpError;
-  constructor(httpError: HttpError) {
-    super(httpError.message);
-    this.httpError = httpError;
-  }
-}
+const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /**
  * One upstream service as a pool of replicas behind a bulkhead (max in flight),
- * a circuit breaker (fail in milliseconds once the service is clearly down) and a
- * retry policy (idempotent requests, once, on another replica, within a budget).
+ * a circuit breaker (fail in milliseconds once the service is clearly down), a
+ * response deadline per attempt and a retry policy (idempotent requests, once, on
+ * another replica, within a budget). A request is a ProxyExchange: the upstream
+ * admits it, picks its replicas and settles its outcomes; the exchange moves the
+ * bytes between undici and the client.
  */
 export class Upstream {
   readonly name: string;
   readonly prefix: string;
   readonly baseUrl: string;
+  readonly responseTimeoutMs: number;
   readonly #settings: UpstreamSettings;
   readonly #pool: ReplicaPool;
-  readonly #breaker;
+  readonly #breaker: CircuitBreaker;
   readonly #budget: RetryBudget;
-  readonly #metrics: GatewayMetrics;
+  readonly #deadlines: DeadlineQueue<ProxyExchange>;
+  readonly #latency: LatencyHistogram;
+  readonly #retriesByReason = new Map<string, number>();
   #inFlight = 0;
   #requests = 0;
   #attempts = 0;
   #retries = 0;
+  #ejections = 0;
 
   constructor(
     settings: UpstreamSettings,
@@ -144,8 +85,14 @@ export class Upstream {
     this.name = settings.name;
     this.prefix = settings.prefix;
     this.baseUrl = settings.baseUrl;
+    this.responseTimeoutMs = settings.responseTimeoutMs;
     this.#settings = settings;
-    this.#metrics = metrics;
+    this.#latency = metrics.upstreamLatency(settings.name);
+    this.#breaker = new CircuitBreaker({
+      failures: settings.breakerFailures,
+      halfOpenAfterMs: settings.breakerHalfOpenAfterMs,
+      onStateChange: (breaker) => logger.warn({ upstream: this.name, breaker }, 'circuit breaker changed state'),
+    });
     const url = new URL(settings.baseUrl);
     this.#pool = new ReplicaPool({
       ...settings,
@@ -153,16 +100,15 @@ export class Upstream {
       port: Number(url.port || 80),
       logger,
       ...(resolveAll ? { resolveAll } : {}),
-      onEjection: () => metrics.ejections.inc({ upstream: settings.name }),
-    });
-    this.#breaker = circuitBreaker(handleAll, {
-      halfOpenAfter: settings.breakerHalfOpenAfterMs,
-      breaker: new ConsecutiveBreaker(settings.breakerFailures),
-    });
-    this.#breaker.onStateChange((state) => {
-      logger.warn({ upstream: this.name, breaker: BREAKER_NAMES[state] }, 'circuit breaker changed state');
+      onEjection: () => {
+        this.#ejections += 1;
+      },
+      // A replica that answers its probe again need not wait out the breaker's open period.
+      onHealthy: () => this.#breaker.halfOpenNow(),
     });
     this.#budget = new RetryBudget(settings.retryBudgetRatio);
+    this.#deadlines = new DeadlineQueue(settings.responseTimeoutMs);
+    metrics.addUpstream(this);
   }
 
   start(): Promise<void> {
@@ -175,97 +121,139 @@ export class Upstream {
     return rest.startsWith('/') ? rest : `/${rest}`;
   }
 
-  async forward(request: ForwardRequest): Promise<ForwardResponse> {
+  /** Admits a request (bulkhead, then breaker) and sends its first attempt. */
+  forward(exchange: ProxyExchange): void {
     if (this.#inFlight >= this.#settings.maxConcurrent) {
-      throw new UpstreamAtCapacityError(this.name, this.#settings.maxConcurrent);
+      exchange.fail(new UpstreamAtCapacityError(this.name, this.#settings.maxConcurrent));
+      return;
     }
+    const permit = this.#breaker.acquire();
+    if (permit === Permit.Refused) {
+      exchange.fail(new UpstreamUnavailableError(this.name, 503, 'circuit open'));
+      return;
+    }
+    exchange.permit = permit;
     this.#inFlight += 1;
     this.#requests += 1;
     this.#budget.recordRequest();
-    try {
-      return await this.#breaker.execute(() => this.#tryReplicas(request));
-    } catch (error) {
-      if (error instanceof BrokenCircuitError) throw new UpstreamUnavailableError(this.name, 503, 'circuit open');
-      if (error instanceof AttemptFailed) throw error.httpError;
-      throw error;
-    } finally {
-      this.#inFlight -= 1;
-    }
+    this.#attempt(exchange, undefined);
   }
 
-  async #tryReplicas(request: ForwardRequest): Promise<ForwardResponse> {
-    const tried = new Set<Replica>();
-    let retried = false;
-    const mayRetry = (reason: string) => {
-      if (retried || !isIdempotent(request) || !this.#budget.tryWithdraw()) return false;
-      retried = true;
-      this.#retries += 1;
-      this.#metrics.retries.inc({ upstream: this.name, reason });
-      return true;
-    };
-
-    for (;;) {
-      const replica = this.#pool.pick(tried);
-      if (!replica) {
-        this.#pool.refreshSoon();
-        throw new AttemptFailed(new UpstreamUnavailableError(this.name, 503, 'no healthy replica'));
-      }
-      tried.add(replica);
-      const outcome = await this.#send(replica, request);
-      if (outcome instanceof Error) {
-        const code = (outcome as { code?: string }).code ?? '';
-        this.#pool.reportFailure(replica);
-        if (TIMEOUTS.has(code)) {
-          throw new AttemptFailed(new UpstreamTimeoutError(this.name, this.#settings.responseTimeoutMs));
-        }
-        this.#pool.refreshSoon();
-        if (CONNECTION_ERRORS.has(code) && mayRetry(code)) continue;
-        throw new AttemptFailed(new UpstreamUnavailableError(this.name, 503));
-      }
-      if (outcome.statusCode >= 500) this.#pool.reportFailure(replica);
-      else this.#pool.reportSuccess(replica);
-      if (RETRYABLE_STATUS.has(outcome.statusCode) && mayRetry(String(outcome.statusCode))) {
-        await outcome.body.dump().catch(() => {});
-        continue;
-      }
-      return outcome;
+  #attempt(exchange: ProxyExchange, exclude: Replica | undefined): void {
+    const replica = this.#pool.acquire(exclude);
+    if (replica === undefined) {
+      this.#pool.refreshSoon();
+      this.#settle(exchange, false);
+      exchange.fail(new UpstreamUnavailableError(this.name, 503, 'no healthy replica'));
+      return;
     }
-  }
-
-  async #send(replica: Replica, request: ForwardRequest): Promise<ForwardResponse | Error> {
     this.#attempts += 1;
-    this.#metrics.attempts.inc({ upstream: this.name });
-    replica.inFlight += 1;
-    const stopTimer = this.#metrics.latency.startTimer({ upstream: this.name });
-    try {
-      const response = await replica.dispatcher.request({
-        path: request.path,
-        method: request.method as 'GET',
-        headers: request.headers,
-        body: request.body ?? null,
-        // undici's own timers tick every 500 ms or so; the signal makes the deadline exact.
-        signal: AbortSignal.timeout(this.#settings.responseTimeoutMs),
-        headersTimeout: this.#settings.responseTimeoutMs,
-        bodyTimeout: this.#settings.responseTimeoutMs,
-      });
-      stopTimer({ outcome: String(response.statusCode) });
-      return {
-        statusCode: response.statusCode,
-        headers: withoutHopByHop(response.headers as Record<string, string | string[] | undefined>),
-        body: response.body,
-        replica: replica.address,
-      };
-    } catch (error) {
-      const failure = asTimeout(error);
-      stopTimer({ outcome: failure.code ?? 'error' });
-      return failure;
-    } finally {
-      replica.inFlight -= 1;
-    }
+    exchange.startedAt = performance.now();
+    this.#deadlines.add(exchange);
+    exchange.send(replica);
   }
 
-  get breakerState(): string {
-    return BREAKER_NAMES[this.#breaker.state];
+  /** Response headers arrived: true when the exchange should drop this answer and retry elsewhere. */
+  responded(exchange: ProxyExchange, statusCode: number): boolean {
+    this.#deadlines.delete(exchange);
+    this.#latency.observe(statusCode, performance.now() - exchange.startedAt);
+    if (RETRYABLE_STATUS.has(statusCode) && this.#mayRetry(exchange, statusCode === 502 ? '502' : '503')) return true;
+    // An answer is an answer, 5xx included: the breaker counts the upstream as reachable.
+    this.#settle(exchange, true);
+    return false;
+  }
+
+  /** The attempt's response ended (or was dropped for a retry): the replica is free again. */
+  attemptEnded(replica: Replica, statusCode: number): void {
+    this.#pool.release(replica, statusCode < 500 ? 'ok' : 'failed');
+  }
+
+  /** The retried attempt's answer was drained: try another replica. */
+  retry(exchange: ProxyExchange, previous: Replica): void {
+    this.#attempt(exchange, previous);
+  }
+
+  /**
+   * The attempt failed before any answer: retry elsewhere, or fail the request with
+   * 503 or 504. An HttpError is the client's doing (a request body over the limit,
+   * a header undici refuses): it is answered as it is, and no replica is blamed.
+   */
+  attemptFailed(exchange: ProxyExchange, replica: Replica, failure: 'timeout' | Error): void {
+    this.#deadlines.delete(exchange);
+    const elapsedMs = performance.now() - exchange.startedAt;
+    if (failure instanceof HttpError) {
+      this.#pool.release(replica, 'ok');
+      this.#settle(exchange, true);
+      exchange.fail(failure);
+      return;
+    }
+    if (failure === 'timeout') {
+      this.#pool.release(replica, 'failed');
+      this.#latency.observeFailure('UND_ERR_HEADERS_TIMEOUT', elapsedMs);
+      this.#settle(exchange, false);
+      exchange.fail(new UpstreamTimeoutError(this.name, this.#settings.responseTimeoutMs));
+      return;
+    }
+    const code = (failure as { code?: unknown }).code;
+    if (code === 'UND_ERR_INVALID_ARG') {
+      this.#pool.release(replica, 'ok');
+      this.#settle(exchange, true);
+      exchange.fail(new ProtocolError('MALFORMED_REQUEST'));
+      return;
+    }
+    const reason = typeof code === 'string' ? code : 'ERROR';
+    this.#pool.release(replica, CONNECTION_ERRORS.has(reason) ? 'unreachable' : 'failed');
+    this.#latency.observeFailure(reason, elapsedMs);
+    this.#pool.refreshSoon();
+    if (CONNECTION_ERRORS.has(reason) && this.#mayRetry(exchange, reason)) {
+      this.#attempt(exchange, replica);
+      return;
+    }
+    this.#settle(exchange, false);
+    exchange.fail(new UpstreamUnavailableError(this.name, 503));
+  }
+
+  /** The answer broke off before its end, and nothing of it has reached the client yet. */
+  responseCutShort(exchange: ProxyExchange, replica: Replica): void {
+    this.#pool.release(replica, 'failed');
+    exchange.fail(new UpstreamUnavailableError(this.name, 502, 'answer cut short'));
+  }
+
+  /** The exchange is over for the upstream: bulkhead slot back, breaker told. */
+  #settle(exchange: ProxyExchange, ok: boolean): void {
+    this.#inFlight -= 1;
+    this.#breaker.release(exchange.permit, ok);
+  }
+
+  #mayRetry(exchange: ProxyExchange, reason: string): boolean {
+    if (exchange.retried || !exchange.retryable || !this.#budget.tryWithdraw()) return false;
+    exchange.retried = true;
+    this.#retries += 1;
+    this.#retriesByReason.set(reason, (this.#retriesByReason.get(reason) ?? 0) + 1);
+    return true;
+  }
+
+  /** Expires every attempt still waiting for headers: used on close. */
+  close(): Promise<void> {
+    this.#deadlines.clear();
+    return this.#pool.close();
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state;
+  }
+
+  /** Counters for /metrics, read at scrape time rather than kept twice on the hot path. */
+  counters() {
+    const { replicas, inFlight } = this.topology();
+    return {
+      attempts: this.#attempts,
+      retriesByReason: this.#retriesByReason as ReadonlyMap<string, number>,
+      ejections: this.#ejections,
+      breaker: BREAKER_GAUGE[this.#breaker.state],
+      inFlight,
+      replicas,
+    };
   }
 
   topology() {
@@ -287,20 +275,5 @@ export class Upstream {
       },
       instances: replicas satisfies ReplicaView[],
     };
-  }
-
-  /** Feeds the gauges just before a scrape. */
-  collectGauges(): void {
-    const { replicas, inFlight } = this.topology();
-    const states: Record<string, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 2 };
-    this.#metrics.breakerState.set({ upstream: this.name }, states[this.breakerState] ?? 2);
-    this.#metrics.inFlight.set({ upstream: this.name }, inFlight);
-    for (const [state, count] of Object.entries(replicas)) {
-      this.#metrics.replicas.set({ upstream: this.name, state }, count);
-    }
-  }
-
-  close(): Promise<void> {
-    return this.#pool.close();
   }
 }

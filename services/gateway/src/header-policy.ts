@@ -1,0 +1,95 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { SECURITY_HEADERS } from './security-headers.ts';
+
+/** RFC 9110 7.6.1: connection-specific headers are never forwarded by a proxy. */
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
+
+/** Never sent upstream: hop-by-hop, the Host (undici sets the upstream's) and what the gateway sets itself. */
+const REQUEST_DROPPED = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  'x-request-id',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-prefix',
+]);
+
+/**
+ * Never passed back to the client: hop-by-hop, what the gateway alone decides
+ * (security headers, CORS, the request id) and what would leak the stack.
+ */
+const RESPONSE_DROPPED = new Set([...HOP_BY_HOP, ...Object.keys(SECURITY_HEADERS), 'x-powered-by', 'x-request-id']);
+
+/**
+ * `Connection: close, x-foo` also makes x-foo hop-by-hop (RFC 9110 7.6.1). Only
+ * a header other than the common `keep-alive`/`close` tokens costs a parse.
+ */
+function connectionTokens(connection: string | string[] | undefined): ReadonlySet<string> | undefined {
+  if (connection === undefined) return undefined;
+  const value = (Array.isArray(connection) ? connection.join(',') : connection).toLowerCase();
+  if (value === 'keep-alive' || value === 'close') return undefined;
+  return new Set(value.split(',').map((token) => token.trim()));
+}
+
+export interface ForwardedFor {
+  requestId: string;
+  clientIp: string;
+  protocol: string;
+  host: string;
+  prefix: string;
+}
+
+/**
+ * The upstream's request headers, in undici's flat `[name, value, ...]` form, in
+ * one pass over the client's: end-to-end headers kept, the gateway's own added.
+ */
+export function upstreamRequestHeaders(headers: IncomingHttpHeaders, forwarded: ForwardedFor): string[] {
+  const out: string[] = [];
+  const extra = connectionTokens(headers.connection);
+  for (const name in headers) {
+    if (REQUEST_DROPPED.has(name) || extra?.has(name) === true) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const item of value) out.push(name, item);
+  }
+  out.push(
+    'x-request-id',
+    forwarded.requestId,
+    'x-forwarded-for',
+    forwarded.clientIp,
+    'x-forwarded-proto',
+    forwarded.protocol,
+    'x-forwarded-host',
+    forwarded.host,
+    'x-forwarded-prefix',
+    forwarded.prefix,
+  );
+  return out;
+}
+
+export interface HeaderTarget {
+  header(name: string, value: string | string[]): unknown;
+}
+
+/** Copies onto `target` (a Fastify reply) what of an upstream's response headers reaches the client. */
+export function copyClientHeaders(headers: IncomingHttpHeaders, target: HeaderTarget): void {
+  const extra = connectionTokens(headers.connection);
+  for (const name in headers) {
+    // The gateway alone decides CORS, so an upstream's own access-control-* never reach a browser.
+    if (RESPONSE_DROPPED.has(name) || name.startsWith('access-control-') || extra?.has(name) === true) continue;
+    const value = headers[name];
+    if (value !== undefined) target.header(name, value);
+  }
+}
