@@ -13,10 +13,9 @@ export interface MeteredUpstream {
   };
 }
 
-/** Per-attempt latency to response headers, by outcome (status code or error code). */
+/** Per-attempt latency to response headers, by outcome: the status code, or the error code. */
 export interface LatencyHistogram {
-  observe(statusCode: number, ms: number): void;
-  observeFailure(code: string, ms: number): void;
+  observe(outcome: number | string, ms: number): void;
 }
 
 /**
@@ -51,16 +50,25 @@ class RequestCounts {
   }
 }
 
+type UpstreamCounters = ReturnType<MeteredUpstream['counters']>;
+
+/**
+ * A metric whose values an upstream already keeps, read at scrape time: one value
+ * per `label` value, or a single one when there is no second label.
+ */
+interface PerUpstreamMetric {
+  kind: 'counter' | 'gauge';
+  name: string;
+  help: string;
+  label?: string;
+  read: (counters: UpstreamCounters) => Iterable<[string, number]>;
+}
+
 /** The gateway's Prometheus metrics, on a registry of its own (one per app instance). */
 export function createGatewayMetrics() {
   const registry = new Registry();
   const upstreams: MeteredUpstream[] = [];
   const requestCounts = new RequestCounts();
-  const forEachUpstream = (
-    read: (upstream: MeteredUpstream, counters: ReturnType<MeteredUpstream['counters']>) => void,
-  ) => {
-    for (const upstream of upstreams) read(upstream, upstream.counters());
-  };
 
   new Counter({
     name: 'gateway_requests_total',
@@ -74,67 +82,67 @@ export function createGatewayMetrics() {
       }
     },
   });
-  new Counter({
-    name: 'gateway_upstream_attempts_total',
-    help: 'Requests sent to upstream replicas, retries included',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      forEachUpstream(({ name }, { attempts }) => this.inc({ upstream: name }, attempts));
+
+  const perUpstream = ({ kind, name, help, label, read }: PerUpstreamMetric) => {
+    const labelNames = label === undefined ? ['upstream'] : ['upstream', label];
+    const collect = function (this: Counter | Gauge) {
+      if (this instanceof Counter) this.reset();
+      for (const upstream of upstreams) {
+        for (const [value, count] of read(upstream.counters())) {
+          const labels =
+            label === undefined ? { upstream: upstream.name } : { upstream: upstream.name, [label]: value };
+          if (this instanceof Counter) this.inc(labels, count);
+          else this.set(labels, count);
+        }
+      }
+    };
+    const options = { name, help, labelNames, registers: [registry], collect };
+    return kind === 'counter' ? new Counter(options) : new Gauge(options);
+  };
+  const one = (count: number): [string, number][] => [['', count]];
+  for (const metric of [
+    {
+      kind: 'counter',
+      name: 'gateway_upstream_attempts_total',
+      help: 'Requests sent to upstream replicas, retries included',
+      read: (c) => one(c.attempts),
     },
-  });
-  new Counter({
-    name: 'gateway_upstream_retries_total',
-    help: 'Retries on another replica, by reason',
-    labelNames: ['upstream', 'reason'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      forEachUpstream(({ name }, { retriesByReason }) => {
-        for (const [reason, count] of retriesByReason) this.inc({ upstream: name, reason }, count);
-      });
+    {
+      kind: 'counter',
+      name: 'gateway_upstream_retries_total',
+      help: 'Retries on another replica, by reason',
+      label: 'reason',
+      read: (c) => c.retriesByReason,
     },
-  });
-  new Counter({
-    name: 'gateway_upstream_ejections_total',
-    help: 'Replicas ejected after consecutive failures',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      forEachUpstream(({ name }, { ejections }) => this.inc({ upstream: name }, ejections));
+    {
+      kind: 'counter',
+      name: 'gateway_upstream_ejections_total',
+      help: 'Replicas ejected after consecutive failures',
+      read: (c) => one(c.ejections),
     },
-  });
-  new Gauge({
-    name: 'gateway_circuit_state',
-    help: 'Circuit breaker per upstream: 0 closed, 1 half-open, 2 open',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      forEachUpstream(({ name }, { breaker }) => this.set({ upstream: name }, breaker));
+    {
+      kind: 'gauge',
+      name: 'gateway_circuit_state',
+      help: 'Circuit breaker per upstream: 0 closed, 1 half-open, 2 open',
+      read: (c) => one(c.breaker),
     },
-  });
-  new Gauge({
-    name: 'gateway_upstream_in_flight',
-    help: 'Requests in flight to an upstream',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      forEachUpstream(({ name }, { inFlight }) => this.set({ upstream: name }, inFlight));
+    {
+      kind: 'gauge',
+      name: 'gateway_upstream_in_flight',
+      help: 'Requests in flight to an upstream',
+      read: (c) => one(c.inFlight),
     },
-  });
-  new Gauge({
-    name: 'gateway_upstream_replicas',
-    help: 'Replicas per upstream by state (known, healthy, ejected)',
-    labelNames: ['upstream', 'state'] as const,
-    registers: [registry],
-    collect() {
-      forEachUpstream(({ name }, { replicas }) => {
-        for (const [state, count] of Object.entries(replicas)) this.set({ upstream: name, state }, count);
-      });
+    {
+      kind: 'gauge',
+      name: 'gateway_upstream_replicas',
+      help: 'Replicas per upstream by state (known, healthy, ejected)',
+      label: 'state',
+      read: (c) => Object.entries(c.replicas),
     },
-  });
+  ] satisfies PerUpstreamMetric[]) {
+    perUpstream(metric);
+  }
+
   const latency = new Histogram({
     name: 'gateway_upstream_duration_seconds',
     help: 'Time to response headers from an upstream replica, per attempt',
@@ -161,10 +169,7 @@ export function createGatewayMetrics() {
         }
         return labels;
       };
-      return {
-        observe: (statusCode, ms) => latency.observe(labelsFor(statusCode), ms / 1000),
-        observeFailure: (code, ms) => latency.observe(labelsFor(code), ms / 1000),
-      };
+      return { observe: (outcome, ms) => latency.observe(labelsFor(outcome), ms / 1000) };
     },
   };
 }

@@ -125,9 +125,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, Expirable {
       this.#controller.abort(DEADLINE_EXCEEDED);
       return;
     }
-    // Still connecting: answer now; undici's late callbacks find the exchange over.
-    this.#state = EXPIRED;
+    // Still connecting: answer now (504); undici's late callbacks then find the exchange expired.
     this.#upstream.attemptFailed(this, this.#replica as Replica, 'timeout');
+    this.#state = EXPIRED;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {

@@ -189,7 +189,7 @@ export class Upstream {
     }
     if (failure === 'timeout') {
       this.#pool.release(replica, 'failed');
-      this.#latency.observeFailure('UND_ERR_HEADERS_TIMEOUT', elapsedMs);
+      this.#latency.observe('UND_ERR_HEADERS_TIMEOUT', elapsedMs);
       this.#settle(exchange, false);
       exchange.fail(new UpstreamTimeoutError(this.name, this.#settings.responseTimeoutMs));
       return;
@@ -203,7 +203,7 @@ export class Upstream {
     }
     const reason = typeof code === 'string' ? code : 'ERROR';
     this.#pool.release(replica, CONNECTION_ERRORS.has(reason) ? 'unreachable' : 'failed');
-    this.#latency.observeFailure(reason, elapsedMs);
+    this.#latency.observe(reason, elapsedMs);
     this.#pool.refreshSoon();
     if (CONNECTION_ERRORS.has(reason) && this.#mayRetry(exchange, reason)) {
       this.#attempt(exchange, replica);
