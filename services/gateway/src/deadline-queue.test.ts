@@ -5,7 +5,12 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const item = (name: string, expired: string[]): Expirable => ({ deadlineAt: 0, expire: () => expired.push(name) });
+const item = (name: string, expired: string[]): Expirable => ({
+  deadlineAt: 0,
+  prevDeadline: undefined,
+  nextDeadline: undefined,
+  expire: () => expired.push(name),
+});
 
 describe('deadline queue', () => {
   it('expires each item exactly its timeout after it was added, with one timer for all', () => {
@@ -26,14 +31,16 @@ describe('deadline queue', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('never expires an item deleted in time (its answer came)', () => {
+  it('never expires an item deleted in time (its answer came), wherever it stands in the queue', () => {
     vi.useFakeTimers();
     const expired: string[] = [];
     const queue = new DeadlineQueue(100);
-    const answered = item('answered', expired);
-    queue.add(answered);
-    queue.add(item('late', expired));
-    queue.delete(answered);
+    const [first, middle, last] = ['first', 'middle', 'last'].map((name) => item(name, expired)) as Expirable[];
+    for (const entry of [first, middle, last, item('late', expired)]) queue.add(entry as Expirable);
+    queue.delete(middle as Expirable);
+    queue.delete(first as Expirable);
+    queue.delete(last as Expirable);
+    queue.delete(last as Expirable);
     vi.advanceTimersByTime(500);
     expect(expired).toEqual(['late']);
   });

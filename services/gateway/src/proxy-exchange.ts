@@ -75,6 +75,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, Expirable {
   retried = false;
   startedAt = 0;
   deadlineAt = 0;
+  prevDeadline: Expirable | undefined;
+  nextDeadline: Expirable | undefined;
   #replica: Replica | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #state = WAITING;
