@@ -2,19 +2,14 @@
 // Latencies are collected from every response (sub-millisecond floats) instead of
 // autocannon's integer-millisecond histogram: a network hop costs well under 1 ms.
 import autocannon from 'autocannon';
+import { requestFor } from './requests.mjs';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 let sequence = 0;
 
 function setupRequest(request) {
   sequence += 1;
-  const next = { ...request };
-  if (spec.ids?.length) next.path = spec.path.replace(':id', spec.ids[sequence % spec.ids.length]);
-  // The users service answers 409 to a taken email, so every create gets a new one.
-  if (spec.createUsers) {
-    next.body = JSON.stringify({ name: `Bench ${sequence}`, email: `bench-${spec.tag}-${sequence}@example.org` });
-  }
-  return next;
+  return { ...request, ...requestFor(spec, sequence) };
 }
 
 const latencies = [];
@@ -52,6 +47,7 @@ const instance = autocannon(
         p50: at(0.5),
         p90: at(0.9),
         p99: at(0.99),
+        max: latencies.at(-1) ?? 0,
         statuses: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count])),
       })}\n`,
     );

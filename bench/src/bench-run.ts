@@ -13,14 +13,20 @@ export interface BenchContext {
   log(message: string): void;
 }
 
+/** Where each benchmark writes its report (gitignored). */
+export const RESULTS_DIR = `${BENCH_ROOT}results`;
+
 const started = performance.now();
 const log = (name: string) => (message: string) =>
   process.stderr.write(`${name} +${((performance.now() - started) / 1000).toFixed(0)}s: ${message}\n`);
 
 /** Builds images in order and logs how long each took (cached layers make this seconds). */
-export async function buildImages(context: BenchContext, images: [image: string, dockerfile: string, dir: string][]) {
-  for (const [image, dockerfile, dir] of images) {
-    const ms = await buildImage(image, dockerfile, dir);
+export async function buildImages(
+  context: BenchContext,
+  images: [image: string, dockerfile: string, dir: string, buildArgs?: Record<string, string>][],
+) {
+  for (const [image, dockerfile, dir, buildArgs] of images) {
+    const ms = await buildImage(image, dockerfile, dir, buildArgs);
     context.log(`built ${image} in ${(ms / 1000).toFixed(1)} s`);
   }
 }
@@ -77,11 +83,10 @@ export async function runBench(name: string, body: (context: BenchContext) => Pr
   }
   const wallS = (performance.now() - wallStart) / 1000;
   report.setup.push(`wall time ${wallS.toFixed(0)} s, image builds included`);
-  const dir = `${BENCH_ROOT}results`;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}/${name}.md`, renderMarkdown(report, `${name}.svg`));
-  writeFileSync(`${dir}/${name}.svg`, renderSvg(report));
-  writeFileSync(`${dir}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(`${RESULTS_DIR}/${name}.md`, renderMarkdown(report, `${name}.svg`));
+  writeFileSync(`${RESULTS_DIR}/${name}.svg`, renderSvg(report));
+  writeFileSync(`${RESULTS_DIR}/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(renderTerminal(report));
   process.stdout.write(`\n${name}: ${wallS.toFixed(0)} s; report in bench/results/${name}.md and ${name}.svg\n`);
 }

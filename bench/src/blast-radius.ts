@@ -4,7 +4,7 @@ import { type ProbeOutcome, startProbeLoop } from './load.ts';
 import { sleep } from './stats.ts';
 
 export const blastRadiusNote =
-  'The kill is a SIGKILL of the node process inside the container, as a crash would be: the container exits and its restart policy (unless-stopped) brings it back (`docker kill` would count as a manual stop and never restart). A client on the host asks for hello and for one user 20 times a second each; availability is the share of 200s among the requests sent in the window.';
+  'The kill is a SIGKILL of the node process inside the container, as a crash would be: the container exits and its restart policy (unless-stopped) brings it back (`docker kill` would count as a manual stop and never restart). A client on the host asks for hello and for one user 20 times a second each; availability is the share of 200s among the requests sent in the window. The same client asks the killed process itself for /health/ready (users directly, or the monolith): "after the service is ready" runs from the first of those probes that it answered 200 to the first user served through the public API. The gateway runs with its default settings.';
 
 /** 20 requests a second per route: steady enough to see a gap, light enough not to load anything. */
 const PROBE_RATE = 20;
@@ -17,6 +17,8 @@ export interface BlastRadius {
   usersBackMs: number;
   /** From the kill to the end of the last failed users request in the window (ms): a flapping recovery shows here. */
   usersSteadyMs: number;
+  /** From the killed process answering its own readiness probe again to the first user served through the API (ms). */
+  usersBackAfterReadyMs: number;
 }
 
 function availability(outcomes: ProbeOutcome[], name: string, from: number, to: number): number {
@@ -33,11 +35,14 @@ export async function measureBlastRadius(
   victims: Container[],
   userId: string,
   windowS: number,
+  /** The killed process's own /health/ready, published on the host. */
+  readyUrl: string,
 ): Promise<BlastRadius> {
   const loop = startProbeLoop(
     [
       { name: 'hello', url: `${deployment.hostUrl}/api/hello` },
       { name: 'users', url: `${deployment.hostUrl}/api/users/${userId}` },
+      { name: 'ready', url: readyUrl },
     ],
     PROBE_RATE,
   );
@@ -55,6 +60,10 @@ export async function measureBlastRadius(
   const outcomes = await loop.stop();
   const failedAt = firstFailure();
   const back = outcomes.find((o) => o.name === 'users' && o.status === 200 && o.sentAt > failedAt);
+  const readyFailedAt =
+    outcomes.find((o) => o.name === 'ready' && o.sentAt >= killedAt && o.status !== 200)?.sentAt ??
+    Number.POSITIVE_INFINITY;
+  const readyAgain = outcomes.find((o) => o.name === 'ready' && o.status === 200 && o.sentAt > readyFailedAt);
   return {
     helloAvailability: availability(outcomes, 'hello', killedAt, killedAt + windowS * 1000),
     usersAvailability: availability(outcomes, 'users', killedAt, killedAt + windowS * 1000),
@@ -68,5 +77,7 @@ export async function measureBlastRadius(
         .map((o) => o.endedAt - killedAt),
     ),
     usersBackMs: failedAt === Number.POSITIVE_INFINITY ? 0 : back ? back.endedAt - killedAt : Number.NaN,
+    // Timed from when that first good probe was sent: the process was up by then, so the lag is not understated.
+    usersBackAfterReadyMs: back && readyAgain ? Math.max(0, back.endedAt - readyAgain.sentAt) : Number.NaN,
   };
 }

@@ -129,8 +129,14 @@ async function compare(context: BenchContext): Promise<Report> {
   // The load generator is idle meanwhile, so each deployment gets a core of its own and both run at once.
   await setCpuset(micro.containers, CPU_LAYOUT.loadgen);
   const [microBlast, monoBlast] = await Promise.all([
-    measureBlastRadius(micro, micro.users, ids[0]?.[0] ?? '', options.blastWindowS),
-    measureBlastRadius(mono, mono.containers, ids[1]?.[0] ?? '', options.blastWindowS),
+    measureBlastRadius(
+      micro,
+      micro.users,
+      ids[0]?.[0] ?? '',
+      options.blastWindowS,
+      `${micro.users[0]?.hostUrl}/health/ready`,
+    ),
+    measureBlastRadius(mono, mono.containers, ids[1]?.[0] ?? '', options.blastWindowS, `${mono.hostUrl}/health/ready`),
   ]);
   await setCpuset(micro.containers, CPU_LAYOUT.deployment);
   const blast: Table = {
@@ -142,6 +148,11 @@ async function compare(context: BenchContext): Promise<Report> {
       { label: 'users availability', unit: '%', values: [microBlast.usersAvailability, monoBlast.usersAvailability] },
       { label: 'users answers again after', unit: 'ms', values: [microBlast.usersBackMs, monoBlast.usersBackMs] },
       { label: 'last users failure after', unit: 'ms', values: [microBlast.usersSteadyMs, monoBlast.usersSteadyMs] },
+      {
+        label: 'users answers again, after the service is ready',
+        unit: 'ms',
+        values: [microBlast.usersBackAfterReadyMs, monoBlast.usersBackAfterReadyMs],
+      },
     ],
     notes: [blastRadiusNote],
   };

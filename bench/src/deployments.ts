@@ -1,12 +1,16 @@
 import {
   type BenchSession,
   type Container,
+  docker,
   LOADGEN_IMAGE,
+  NGINX_PROXY_IMAGE,
   PROXY_IMAGE,
+  REPLY_FROM_IMAGE,
   type ServiceImage,
   serviceImage,
 } from './docker.ts';
 import { waitFor200 } from './load.ts';
+import { sleep } from './stats.ts';
 
 /**
  * The CPU budget. On this 2-core machine the load generator gets core 0 and each
@@ -26,7 +30,22 @@ const MEMORY_MIB: Record<ServiceImage, number> = { hello: 160, users: 192, gatew
  */
 const SERVICE_ENV = { LOG_LEVEL: 'warn' };
 
-export const PORTS = { hello: 8070, users: 8090, gateway: 8080, monolith: 8060, proxy: 8085 } as const;
+export const PORTS = {
+  hello: 8070,
+  users: 8090,
+  gateway: 8080,
+  monolith: 8060,
+  express: 8085,
+  nginx: 8086,
+  replyFrom: 8087,
+} as const;
+
+/** The gateway in front of this run's hello and users, as the benchmarks run it: no rate limit in the way of the load. */
+const GATEWAY_ENV = {
+  HELLO_URL: `http://hello:${PORTS.hello}`,
+  USERS_URL: `http://users:${PORTS.users}`,
+  RATE_LIMIT_ENABLED: 'false',
+};
 
 export interface Deployment {
   name: string;
@@ -47,18 +66,19 @@ function startService(
   session: BenchSession,
   service: ServiceImage,
   role: string,
-  extra: { env?: Record<string, string>; volume?: string; publish?: boolean } = {},
+  extra: { env?: Record<string, string>; volume?: string; publish?: boolean; alias?: string; command?: string[] } = {},
 ) {
   return session.run({
     role,
     image: serviceImage(service),
-    alias: service,
+    alias: extra.alias ?? service,
     cpuset: CPU_LAYOUT.deployment,
     memoryMiB: MEMORY_MIB[service],
     hardened: true,
     env: { ...SERVICE_ENV, PORT: String(PORTS[service]), ...extra.env },
     ...(extra.volume ? { volume: extra.volume } : {}),
     ...(extra.publish ? { publish: PORTS[service] } : {}),
+    ...(extra.command ? { command: extra.command } : {}),
   });
 }
 
@@ -84,15 +104,9 @@ export async function startMicroservices(session: BenchSession): Promise<Microse
   const startedAt = performance.now();
   const [hello, firstUsers, gateway] = await Promise.all([
     startService(session, 'hello', 'hello'),
-    startService(session, 'users', 'users-1', { volume }),
-    startService(session, 'gateway', 'gateway', {
-      publish: true,
-      env: {
-        HELLO_URL: `http://hello:${PORTS.hello}`,
-        USERS_URL: `http://users:${PORTS.users}`,
-        RATE_LIMIT_ENABLED: 'false',
-      },
-    }),
+    // Published so the blast-radius test can see the moment users itself is ready again.
+    startService(session, 'users', 'users-1', { volume, publish: true }),
+    startService(session, 'gateway', 'gateway', { publish: true, env: GATEWAY_ENV }),
   ]);
   const hostUrl = gateway.hostUrl ?? '';
   const readyAt = await waitFor200(`${hostUrl}/health/ready`, 60_000, gatewayReady(1));
@@ -132,20 +146,110 @@ export async function startMonolith(session: BenchSession): Promise<Deployment> 
   };
 }
 
-/** The Express + http-proxy-middleware reference proxy in front of hello. */
-export async function startExpressProxy(session: BenchSession): Promise<Container> {
-  const proxy = await session.run({
-    role: 'express-proxy',
-    image: PROXY_IMAGE,
-    alias: 'express-proxy',
+/** A proxy in front of hello: the gateway or a reference proxy. */
+export interface HelloProxy {
+  container: Container;
+  /** On the benchmark network, for the load generator. */
+  baseUrl: string;
+}
+
+/**
+ * A second gateway with docker-compose.yml's settings (request logs at info, rate
+ * limiting on at its default), in front of the same hello and users as the first. The
+ * default limit (10,000 req/s per client address) is above what the load reaches: the
+ * cost of counting is measured, not rejections.
+ */
+export async function startGatewayDefaults(session: BenchSession): Promise<HelloProxy> {
+  const gateway = await startService(session, 'gateway', 'gateway-defaults', {
+    alias: 'gateway-defaults',
+    publish: true,
+    env: {
+      HELLO_URL: GATEWAY_ENV.HELLO_URL,
+      USERS_URL: GATEWAY_ENV.USERS_URL,
+      LOG_LEVEL: 'info',
+    },
+  });
+  await waitFor200(`${gateway.hostUrl}/health/ready`, 60_000, gatewayReady(1));
+  return { container: gateway, baseUrl: `http://gateway-defaults:${PORTS.gateway}` };
+}
+
+/** In the container's /tmp, its only writable place. */
+const CPU_PROFILE_NAME = 'gateway.cpuprofile';
+
+export interface ProfiledGateway extends HelloProxy {
+  /** SIGTERM, as `docker stop` would send; resolves once node has exited and written its profile. */
+  stop(): Promise<{ exitCode: number; profile: string; sourceMap?: string }>;
+}
+
+/**
+ * The gateway as startMicroservices runs it (the image's own CMD), under `node --cpu-prof`.
+ * Node writes the profile as it exits, into the container's /tmp, a tmpfs that goes when
+ * the container stops; so a shell runs node, keeps its exit code and keeps the container
+ * up to be read.
+ */
+export async function startProfiledGateway(session: BenchSession): Promise<ProfiledGateway> {
+  const image = serviceImage('gateway');
+  const [node, ...args] = JSON.parse(
+    await docker('image', 'inspect', '--format', '{{json .Config.Cmd}}', image),
+  ) as string[];
+  if (node !== 'node') throw new Error(`${image}: CMD does not start with node`);
+  const gateway = await startService(session, 'gateway', 'gateway-profile', {
+    alias: 'gateway-profile',
+    publish: true,
+    env: GATEWAY_ENV,
+    command: [
+      'sh',
+      '-c',
+      `node --cpu-prof --cpu-prof-dir=/tmp --cpu-prof-name=${CPU_PROFILE_NAME} ${args.map((a) => `'${a}'`).join(' ')} & echo $! >/tmp/node.pid; wait $!; echo $? >/tmp/node.exit; exec sleep 3600`,
+    ],
+  });
+  await waitFor200(`${gateway.hostUrl}/health/ready`, 60_000, gatewayReady(1));
+  const exec = (command: string) => docker('exec', gateway.id, 'sh', '-c', command);
+  return {
+    container: gateway,
+    baseUrl: `http://gateway-profile:${PORTS.gateway}`,
+    async stop() {
+      await exec('kill -TERM $(cat /tmp/node.pid)');
+      // The gateway drains for SHUTDOWN_DRAIN_DELAY_MS (1.5 s) and must exit within its 8 s grace period.
+      const deadline = performance.now() + 15_000;
+      let exitCode = Number.NaN;
+      while (Number.isNaN(exitCode) && performance.now() < deadline) {
+        exitCode = await exec('cat /tmp/node.exit').then(Number, () => Number.NaN);
+        if (Number.isNaN(exitCode)) await sleep(200);
+      }
+      if (Number.isNaN(exitCode)) throw new Error('the profiled gateway did not exit within 15 s of SIGTERM');
+      // docker cp cannot see into a tmpfs; cat can.
+      const profile = await exec(`cat /tmp/${CPU_PROFILE_NAME}`).catch(() => '');
+      if (!profile) throw new Error(`the profiled gateway exited ${exitCode} without writing a CPU profile`);
+      // The bundle's source map, when the image ships one, turns main.js positions back into files.
+      const sourceMap = await exec('cat main.js.map').catch(() => undefined);
+      return { exitCode, profile, ...(sourceMap ? { sourceMap } : {}) };
+    },
+  };
+}
+
+/** The proxies measured next to the gateway, each in front of the same hello. */
+const PROXIES = {
+  express: { image: PROXY_IMAGE, port: PORTS.express },
+  nginx: { image: NGINX_PROXY_IMAGE, port: PORTS.nginx },
+  'reply-from': { image: REPLY_FROM_IMAGE, port: PORTS.replyFrom },
+} as const;
+
+/** A reference proxy with the gateway's memory limit and hardening, ready when its /health/ready answers 200. */
+export async function startProxy(session: BenchSession, name: keyof typeof PROXIES): Promise<HelloProxy> {
+  const { image, port } = PROXIES[name];
+  const container = await session.run({
+    role: `${name}-proxy`,
+    image,
+    alias: `${name}-proxy`,
     cpuset: CPU_LAYOUT.deployment,
     memoryMiB: MEMORY_MIB.gateway,
     hardened: true,
-    publish: PORTS.proxy,
+    publish: port,
     env: { HELLO_URL: `http://hello:${PORTS.hello}` },
   });
-  await waitFor200(`${proxy.hostUrl}/health/ready`, 30_000);
-  return proxy;
+  await waitFor200(`${container.hostUrl}/health/ready`, 30_000);
+  return { container, baseUrl: `http://${name}-proxy:${port}` };
 }
 
 /** Creates users through the deployment's public API; GET runs read these back. */

@@ -47,24 +47,57 @@ export type ServiceImage = (typeof SERVICE_IMAGES)[number];
 export const serviceImage = (service: ServiceImage) => `microservices-lab/${service}:dev`;
 export const LOADGEN_IMAGE = 'microservices-lab/bench-loadgen:dev';
 export const PROXY_IMAGE = 'microservices-lab/bench-proxy:dev';
+export const REPLY_FROM_IMAGE = 'microservices-lab/bench-reply-from:dev';
+export const NGINX_PROXY_IMAGE = 'microservices-lab/bench-nginx:dev';
+export const OFFICIAL_NGINX_IMAGE = 'nginx:1.27-alpine';
+export const LOCAL_NGINX_IMAGE = 'microservices-lab/nginx:local';
+
+const imagePresent = (image: string) =>
+  docker('image', 'inspect', '--format', '{{.Id}}', image).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * The base of the nginx baseline: the official image when Docker has it or can pull it,
+ * else one made from Debian's nginx by infra/offline-base/build-nginx.sh (built once, then kept).
+ */
+export async function resolveNginxImage(): Promise<string> {
+  if (await imagePresent(OFFICIAL_NGINX_IMAGE)) return OFFICIAL_NGINX_IMAGE;
+  // As infra/dev/bootstrap.sh: a registry that does not answer should not hang the run.
+  const pulled = await run('docker', ['pull', '--quiet', OFFICIAL_NGINX_IMAGE], { timeout: 60_000 }).then(
+    () => true,
+    () => false,
+  );
+  if (pulled) return OFFICIAL_NGINX_IMAGE;
+  if (await imagePresent(LOCAL_NGINX_IMAGE)) return LOCAL_NGINX_IMAGE;
+  try {
+    await run('bash', [`${REPO_ROOT}infra/offline-base/build-nginx.sh`, LOCAL_NGINX_IMAGE], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim().split('\n').at(-1);
+    throw new Error(`infra/offline-base/build-nginx.sh: ${stderr || (error as Error).message}`);
+  }
+  return LOCAL_NGINX_IMAGE;
+}
 
 /**
  * Builds a service image from its real Dockerfile (repo root context), exactly as
  * the README and the container tests do, or a bench image from its own folder.
  */
-export async function buildImage(image: string, dockerfile: string, context: string): Promise<number> {
+export async function buildImage(
+  image: string,
+  dockerfile: string,
+  context: string,
+  buildArgs: Record<string, string> = {},
+): Promise<number> {
   const startedAt = performance.now();
-  await docker(
-    'build',
-    '--quiet',
+  const args = Object.entries({ NODE_IMAGE: resolveNodeImage(), ...buildArgs }).flatMap(([key, value]) => [
     '--build-arg',
-    `NODE_IMAGE=${resolveNodeImage()}`,
-    '-f',
-    dockerfile,
-    '-t',
-    image,
-    context,
-  );
+    `${key}=${value}`,
+  ]);
+  await docker('build', '--quiet', ...args, '-f', dockerfile, '-t', image, context);
   return performance.now() - startedAt;
 }
 
@@ -84,6 +117,8 @@ export interface ContainerSpec {
   publish?: number;
   /** The same least-privilege settings as docker-compose.yml. */
   hardened?: boolean;
+  /** Replaces the image's CMD. */
+  command?: string[];
 }
 
 export interface Container {
@@ -140,7 +175,7 @@ export class BenchSession {
     const hostPort = spec.publish ? await freePort() : 0;
     if (spec.publish) args.push('-p', `127.0.0.1:${hostPort}:${spec.publish}`);
     for (const [key, value] of Object.entries(spec.env ?? {})) args.push('-e', `${key}=${value}`);
-    const id = await docker(...args, spec.image);
+    const id = await docker(...args, spec.image, ...(spec.command ?? []));
     const container: Container = { id, role: spec.role };
     if (spec.publish) container.hostUrl = `http://127.0.0.1:${hostPort}`;
     return container;
@@ -203,13 +238,48 @@ export async function imageBytes(image: string): Promise<number> {
 }
 
 /**
+ * The service process's pid, as a shell expression run inside the container: with
+ * --init, PID 1 is docker-init and the service its only child.
+ */
+const MAIN_PID = '$(cat /proc/1/task/1/children)';
+
+/**
  * SIGKILL the service's node process from inside, as a crash would: the container
  * exits non-zero and its restart policy brings it back. `docker kill` would not do:
  * Docker counts it as a manual stop and never restarts the container.
  */
 export async function killNodeProcess(container: Container): Promise<void> {
-  // With --init, PID 1 is docker-init and node is its only child.
-  await docker('exec', container.id, 'sh', '-c', 'kill -KILL $(cat /proc/1/task/1/children)');
+  await docker('exec', container.id, 'sh', '-c', `kill -KILL ${MAIN_PID}`);
+}
+
+export interface ProcessMemory {
+  /** Resident now (VmRSS), MiB: the node or nginx binary's shared pages included. */
+  rssMiB: number;
+  /** Of that, the process's own anonymous memory (RssAnon): heap, buffers, compiled code. */
+  privateMiB: number;
+  /** The most it has been resident since it started (VmHWM), MiB. */
+  peakMiB: number;
+}
+
+/**
+ * The resident memory of a container's service process and its children (nginx's
+ * workers), summed, read from /proc inside the container. Pages that a forked child
+ * still shares with its parent count twice, so a multi-process figure is an upper bound.
+ */
+export async function processMemory(container: Container): Promise<ProcessMemory> {
+  const out = await docker(
+    'exec',
+    container.id,
+    'sh',
+    '-c',
+    `main=${MAIN_PID}; for pid in $main $(cat /proc/$main/task/*/children); do cat /proc/$pid/status; done`,
+  );
+  const mib = (field: string) =>
+    out
+      .split('\n')
+      .filter((line) => line.startsWith(`${field}:`))
+      .reduce((sum, line) => sum + Number.parseInt(line.slice(field.length + 1), 10), 0) / 1024;
+  return { rssMiB: mib('VmRSS'), privateMiB: mib('RssAnon'), peakMiB: mib('VmHWM') };
 }
 
 export async function cpuModel(): Promise<string> {

@@ -1,16 +1,20 @@
 import type { Container } from './docker.ts';
-import { LOAD_FIGURES, type LoadSpec, runLoad } from './load.ts';
+import { LOAD_FIGURES, type LoadResult, type LoadSpec, runLoad } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { medianOf } from './stats.ts';
 
 export type Target = Omit<LoadSpec, 'durationS' | 'connections'>;
-export type Figures = Record<(typeof LOAD_FIGURES)[number], number>;
+export type Figures = Record<(typeof LOAD_FIGURES)[number], number> & {
+  /** Non-2xx answers, errors and timeouts, summed over the measured rounds. */
+  failed: number;
+};
 
 /**
  * Each target warmed up once, then measured `rounds` times, alternating which goes
  * first so a slow drift of the machine does not favour one side. Returns the
- * median of each figure per target. `duringWarmup` runs alongside a target's
- * warm-up (memory is sampled there, where it cannot disturb a measured round).
+ * median of each figure per target, and the failures of all its rounds.
+ * `duringWarmup` runs alongside a target's warm-up (memory is sampled there,
+ * where it cannot disturb a measured round).
  */
 export async function measureSideBySide(
   loadgen: Container,
@@ -26,7 +30,7 @@ export async function measureSideBySide(
       duringWarmup?.(index),
     ]);
   }
-  const rounds: Figures[][] = targets.map(() => []);
+  const rounds: LoadResult[][] = targets.map(() => []);
   for (let round = 0; round < options.rounds; round++) {
     const order = [...targets.keys()];
     if (round % 2 === 1) order.reverse();
@@ -35,5 +39,8 @@ export async function measureSideBySide(
       rounds[index]?.push(await runLoad(loadgen, { ...target, connections, durationS: options.roundS }));
     }
   }
-  return rounds.map((results) => medianOf(results, [...LOAD_FIGURES]));
+  return rounds.map((results) => ({
+    ...medianOf(results, [...LOAD_FIGURES]),
+    failed: results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+  }));
 }

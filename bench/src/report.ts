@@ -1,6 +1,9 @@
 import { ratio } from './stats.ts';
 
-export type Unit = 'req/s' | 'ms' | '%' | 'MiB' | 'MB' | 'replicas';
+export type Unit = 'req/s' | 'ms' | '%' | 'MiB' | 'MB' | 'replicas' | 'requests';
+
+/** Units the label already names ("failed requests"), so no "(unit)" follows it. */
+const UNNAMED_UNITS: ReadonlySet<Unit> = new Set(['%', 'replicas', 'requests']);
 
 /** One measured figure, one value per column (NaN when it could not be measured). */
 export interface Row {
@@ -36,6 +39,7 @@ export function formatValue(value: number, unit: Unit): string {
   switch (unit) {
     case 'req/s':
     case 'replicas':
+    case 'requests':
       return `${Math.round(value)}`;
     case 'ms':
       return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : `${Math.round(value)}`;
@@ -50,7 +54,7 @@ const formatRatio = (value: number) => (Number.isFinite(value) ? `${value.toFixe
 
 function cells(table: Table, row: Row): string[] {
   return [
-    `${row.label}${row.unit === '%' || row.unit === 'replicas' ? '' : ` (${row.unit})`}`,
+    `${row.label}${UNNAMED_UNITS.has(row.unit) ? '' : ` (${row.unit})`}`,
     ...row.values.map((v) => formatValue(v, row.unit)),
     ...table.ratios.map((r) =>
       formatRatio(ratio(row.values[r.numerator] ?? Number.NaN, row.values[r.denominator] ?? Number.NaN)),

@@ -1,6 +1,6 @@
 import { formatValue, type Report } from './report.ts';
 
-const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759'];
+const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1'];
 // Room for the longest figure label at 12 px (about 60 characters).
 const LABEL_WIDTH = 420;
 const BAR_MAX = 380;
@@ -26,6 +26,11 @@ export function renderSvg(report: Report): string {
     y += 20;
     let legendX = LABEL_WIDTH;
     table.columns.forEach((column, i) => {
+      // Six columns do not fit on one line beside the labels; the rest go on the next.
+      if (legendX + 16 + column.length * 7 > WIDTH) {
+        legendX = LABEL_WIDTH;
+        y += 16;
+      }
       parts.push(`<rect x="${legendX}" y="${y - 11}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`);
       parts.push(`<text x="${legendX + 16}" y="${y}" font-size="12">${escapeXml(column)}</text>`);
       legendX += 24 + column.length * 7;

@@ -2,6 +2,7 @@
 # Builds a Node base image from the host's own node, npm, glibc and busybox, for machines
 # that cannot pull from any image registry. Usage: build.sh [image-tag]
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
 
 image="${1:-${OFFLINE_BASE_IMAGE:-microservices-lab/node:24-local}}"
 busybox=/bin/busybox
@@ -39,21 +40,10 @@ cp -R "$npm_dir" "$rootfs/usr/local/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
 
-cp "$busybox" "$rootfs/bin/busybox"
-for applet in $("$busybox" --list); do
-  [[ -e "$rootfs/bin/$applet" ]] || ln -s busybox "$rootfs/bin/$applet"
-done
+add_busybox "$rootfs" "$busybox"
 # npm-cli.js starts with "#!/usr/bin/env node".
 ln -s /bin/busybox "$rootfs/usr/bin/env"
-
-# Shared libraries at the exact paths the binaries ask for, the loader included; ldd
-# exits non-zero for a static busybox, which simply adds nothing.
-for binary in "$node_bin" "$busybox"; do
-  { ldd "$binary" 2>/dev/null || true; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
-done | sort -u | while read -r lib; do
-  mkdir -p "$rootfs$(dirname "$lib")"
-  cp -L "$lib" "$rootfs$lib"
-done
+copy_libs "$rootfs" "$node_bin" "$busybox"
 
 cat >"$rootfs/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
@@ -63,36 +53,20 @@ cat >"$rootfs/etc/group" <<'EOF'
 root:x:0:
 node:x:1000:
 EOF
-# glibc resolves names through NSS; without this file it would try DNS before /etc/hosts.
-cat >"$rootfs/etc/nsswitch.conf" <<'EOF'
-passwd: files
-group: files
-hosts: files dns
-EOF
-cat >"$rootfs/etc/hosts" <<'EOF'
-127.0.0.1 localhost
-::1 localhost
-EOF
+add_name_service "$rootfs"
 cp -L /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
 
 # Ownership is set in the tar stream, so the script needs no root to produce root-owned files.
 tar --numeric-owner --owner=0 --group=0 --exclude=./home/node -C "$rootfs" -cf "$work/rootfs.tar" .
 tar --numeric-owner --owner=1000 --group=1000 -C "$rootfs" -rf "$work/rootfs.tar" ./home/node
 
-previous_id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
-docker import \
+import_image "$work/rootfs.tar" "$image" \
   --message "infra/offline-base/build.sh from node $node_version" \
   --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
   --change "ENV NODE_VERSION=$node_version" \
   --change "LABEL org.opencontainers.image.description=\"Node $node_version on glibc and busybox, built offline from the host\"" \
-  --change 'CMD ["node"]' \
-  "$work/rootfs.tar" "$image" >/dev/null
-
-# The replaced image would otherwise linger untagged; it stays if something still uses it.
-if [[ -n "$previous_id" && "$previous_id" != "$(docker image inspect --format '{{.Id}}' "$image")" ]]; then
-  docker image rm "$previous_id" >/dev/null 2>&1 || true
-fi
+  --change 'CMD ["node"]'
 
 size="$(docker image inspect --format '{{.Size}}' "$image")"
 log "built $image (node $node_version, $((size / 1000000)) MB) in $((SECONDS - started)) s"
