@@ -114,6 +114,12 @@ export class ProtocolError extends HttpError {
   }
 }
 
+export class PayloadTooLargeError extends HttpError {
+  constructor(limitBytes: number) {
+    super(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the ${limitBytes} bytes accepted here`);
+  }
+}
+
 export class UpstreamUnavailableError extends HttpError {
   constructor(upstream: string, status: 502 | 503 = 503, reason?: string) {
     super(status, 'UPSTREAM_UNAVAILABLE', `The ${upstream} service is unavailable${reason ? ` (${reason})` : ''}`, {

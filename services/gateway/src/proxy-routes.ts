@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { HttpError } from '@lab/platform/problem';
+import { PayloadTooLargeError } from '@lab/platform/problem';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { upstreamRequestHeaders } from './header-policy.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
@@ -15,12 +15,6 @@ import type { Upstream } from './upstream.ts';
 export const RETRY_BUFFER_BYTES = 64 * 1024;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-
-export class PayloadTooLargeError extends HttpError {
-  constructor(limit: number) {
-    super(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the ${limit} bytes this gateway accepts`);
-  }
-}
 
 /** Marks a request whose body streams through instead of being read first. */
 const STREAMED = Symbol('streamed body');
