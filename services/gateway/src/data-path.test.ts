@@ -25,6 +25,7 @@ const upstream = createServer((req, res) => {
     return pump();
   }
   if (req.url === '/hang') return;
+  if (req.url === '/nothing') return void res.writeHead(204, { 'x-trace': 'empty' }).end();
   const current = { bytes: 0, headers: req.headers, complete: false };
   uploads.push(current);
   req.on('data', (chunk: Buffer) => {
@@ -32,12 +33,14 @@ const upstream = createServer((req, res) => {
   });
   req.on('end', () => {
     current.complete = true;
+    const body = JSON.stringify({ bytes: current.bytes });
     res.writeHead(200, {
       'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
       connection: 'keep-alive, x-internal',
       'x-internal': 'secret',
     });
-    res.end(JSON.stringify({ bytes: current.bytes }));
+    res.end(body);
   });
 });
 
@@ -91,6 +94,16 @@ describe('gateway data path', () => {
     expect(res.body[4 * MIB - 1]).toBe(64);
     expect(res.headers['x-trace']).toBe('x');
     expect(res.headers['keep-alive']).not.toBe('timeout=5');
+  });
+
+  it('passes answers without a body through as they are: 204, and HEAD with the length GET would have', async () => {
+    const empty = await send('/api/hello/nothing');
+    expect(empty).toMatchObject({ status: 204, headers: { 'x-trace': 'empty' } });
+    expect(empty.body.length).toBe(0);
+    const head = await send('/api/users/echo', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(String(JSON.stringify({ bytes: 0 }).length));
+    expect(head.body.length).toBe(0);
   });
 
   it('streams a chunked 512 KiB upload to the upstream and answers with what the upstream said', async () => {

@@ -145,7 +145,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, Expirable {
       return;
     }
     this.#headers = headers;
-    if (Number(headers['content-length']) <= COLLECT_LIMIT_BYTES) {
+    const bodiless = statusCode === 204 || statusCode === 304 || this.#request.method === 'HEAD';
+    if (bodiless || Number(headers['content-length']) <= COLLECT_LIMIT_BYTES) {
       // Headers go out with the body, so an answer cut short can still become a clean 502.
       this.#state = COLLECTING;
       return;
