@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { FORWARDED_PREFIX_HEADER } from '@lab/platform/forwarded-prefix';
+import { REQUEST_ID_HEADER } from '@lab/platform/request-id';
 import { SECURITY_HEADERS } from './security-headers.ts';
 
 /** RFC 9110 7.6.1: connection-specific headers are never forwarded by a proxy. */
@@ -18,18 +20,18 @@ const HOP_BY_HOP = [
 const REQUEST_DROPPED = new Set([
   ...HOP_BY_HOP,
   'host',
-  'x-request-id',
+  REQUEST_ID_HEADER,
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
-  'x-forwarded-prefix',
+  FORWARDED_PREFIX_HEADER,
 ]);
 
 /**
  * Never passed back to the client: hop-by-hop, what the gateway alone decides
  * (security headers, CORS, the request id) and what would leak the stack.
  */
-const RESPONSE_DROPPED = new Set([...HOP_BY_HOP, ...Object.keys(SECURITY_HEADERS), 'x-powered-by', 'x-request-id']);
+const RESPONSE_DROPPED = new Set([...HOP_BY_HOP, ...Object.keys(SECURITY_HEADERS), 'x-powered-by', REQUEST_ID_HEADER]);
 
 /**
  * `Connection: close, x-foo` also makes x-foo hop-by-hop (RFC 9110 7.6.1). Only
@@ -65,7 +67,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, forwarded: 
     else for (const item of value) out.push(name, item);
   }
   out.push(
-    'x-request-id',
+    REQUEST_ID_HEADER,
     forwarded.requestId,
     'x-forwarded-for',
     forwarded.clientIp,
@@ -73,7 +75,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, forwarded: 
     forwarded.protocol,
     'x-forwarded-host',
     forwarded.host,
-    'x-forwarded-prefix',
+    FORWARDED_PREFIX_HEADER,
     forwarded.prefix,
   );
   return out;

@@ -121,13 +121,10 @@ export class ReplicaPool {
   /** Nothing can take traffic: re-resolve and probe every replica that is not healthy. */
   #recoverIfEmpty(): void {
     if (this.#recovering || this.#list.some((r) => this.#isHealthy(r))) return;
+    // Neither refresh nor a probe rejects: both turn failures into state.
     this.#recovering = this.refresh()
       .then(() => Promise.all(this.#list.filter((r) => !this.#isHealthy(r)).map((r) => this.#probe(r))))
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .finally(() => {
+      .then(() => {
         this.#recovering = undefined;
       });
   }
