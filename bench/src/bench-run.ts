@@ -1,8 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { BENCH_ROOT, BenchSession, buildImage, cpuModel, requireDocker } from './docker.ts';
+import { buildImage, cpuModel, requireDocker } from '@lab/lab-kit/docker';
+import { imageFor, REPO_ROOT, type ServiceName } from '@lab/lab-kit/lab-env';
 import { type BenchOptions, parseOptions } from './options.ts';
 import { type Report, renderMarkdown, renderTerminal } from './report.ts';
+import { BENCH_ROOT, BenchSession } from './session.ts';
 import { renderSvg } from './svg.ts';
 
 export interface BenchContext {
@@ -20,11 +22,18 @@ const started = performance.now();
 const log = (name: string) => (message: string) =>
   process.stderr.write(`${name} +${((performance.now() - started) / 1000).toFixed(0)}s: ${message}\n`);
 
+type ImageBuild = [image: string, dockerfile: string, dir: string, buildArgs?: Record<string, string>];
+
+/** Service images from their real Dockerfiles, as compose and the container tests build them. */
+export const serviceBuilds = (services: readonly ServiceName[]): ImageBuild[] =>
+  services.map((s) => [imageFor(s), `${REPO_ROOT}services/${s}/Dockerfile`, REPO_ROOT]);
+
+/** A bench image from its own folder under bench/. */
+export const benchBuild = (image: string, dir: string, buildArgs?: Record<string, string>): ImageBuild =>
+  [image, `${BENCH_ROOT}${dir}/Dockerfile`, `${BENCH_ROOT}${dir}`, ...(buildArgs ? [buildArgs] : [])] as ImageBuild;
+
 /** Builds images in order and logs how long each took (cached layers make this seconds). */
-export async function buildImages(
-  context: BenchContext,
-  images: [image: string, dockerfile: string, dir: string, buildArgs?: Record<string, string>][],
-) {
+export async function buildImages(context: BenchContext, images: ImageBuild[]) {
   for (const [image, dockerfile, dir, buildArgs] of images) {
     const ms = await buildImage(image, dockerfile, dir, buildArgs);
     context.log(`built ${image} in ${(ms / 1000).toFixed(1)} s`);
@@ -65,7 +74,7 @@ export async function runBench(name: string, body: (context: BenchContext) => Pr
     options,
     log: log(name),
     machine: [
-      `${new Date().toISOString()}, ${cpus().length} cores (${await cpuModel()}), Docker ${engine}, Node ${process.version}`,
+      `${new Date().toISOString()}, ${cpus().length} cores (${cpuModel()}), Docker ${engine}, Node ${process.version}`,
       options.quick
         ? `--quick: ${options.warmupS} s warm-up, median of ${options.rounds} rounds of ${options.roundS} s (a smoke test, not a measurement to quote)`
         : `${options.warmupS} s warm-up per target, then the median of ${options.rounds} rounds of ${options.roundS} s, targets alternating`,

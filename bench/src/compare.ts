@@ -1,4 +1,7 @@
-import { type BenchContext, buildImages, runBench } from './bench-run.ts';
+import { imageBytes, memoryMiB } from '@lab/lab-kit/docker';
+import { imageFor, resolveNodeImage, SERVICES } from '@lab/lab-kit/lab-env';
+import { sleep } from '@lab/lab-kit/wait';
+import { type BenchContext, benchBuild, buildImages, runBench, serviceBuilds } from './bench-run.ts';
 import { blastRadiusNote, measureBlastRadius } from './blast-radius.ts';
 import {
   CPU_LAYOUT,
@@ -9,20 +12,9 @@ import {
   startMicroservices,
   startMonolith,
 } from './deployments.ts';
-import {
-  BENCH_ROOT,
-  imageBytes,
-  LOADGEN_IMAGE,
-  memoryMiB,
-  REPO_ROOT,
-  resolveNodeImage,
-  SERVICE_IMAGES,
-  serviceImage,
-  setCpuset,
-} from './docker.ts';
 import { type Figures, measureSideBySide, type Target } from './measure.ts';
 import type { Report, Row, Table } from './report.ts';
-import { sleep } from './stats.ts';
+import { type Container, LOADGEN_IMAGE, setCpuset } from './session.ts';
 
 interface Route {
   name: string;
@@ -54,10 +46,7 @@ const loadRows = (route: string, [micro, mono]: Figures[], withRps = true): Row[
 
 async function compare(context: BenchContext): Promise<Report> {
   const { session, options, log } = context;
-  await buildImages(context, [
-    ...SERVICE_IMAGES.map((s): [string, string, string] => [serviceImage(s), `services/${s}/Dockerfile`, REPO_ROOT]),
-    [LOADGEN_IMAGE, `${BENCH_ROOT}loadgen/Dockerfile`, `${BENCH_ROOT}loadgen`],
-  ]);
+  await buildImages(context, [...serviceBuilds(SERVICES), benchBuild(LOADGEN_IMAGE, 'loadgen')]);
   await session.createNetwork();
   const loadgen = await startLoadgen(session);
 
@@ -70,11 +59,12 @@ async function compare(context: BenchContext): Promise<Report> {
   const ids = await Promise.all(deployments.map((d) => seedUsers(d, SEEDED_USERS)));
 
   await sleep(1000);
-  const idle = await Promise.all(deployments.map((d) => memoryMiB(d.containers)));
+  const containersMiB = (containers: Container[]) => memoryMiB(containers.map((c) => c.id));
+  const idle = await Promise.all(deployments.map((d) => containersMiB(d.containers)));
   const underLoad = [0, 0];
   const sampleMemory = async (index: number) => {
     await sleep(300);
-    const mib = await memoryMiB((deployments[index] as Deployment).containers);
+    const mib = await containersMiB((deployments[index] as Deployment).containers);
     underLoad[index] = Math.max(underLoad[index] ?? 0, mib);
   };
 
@@ -185,10 +175,8 @@ async function compare(context: BenchContext): Promise<Report> {
   };
 
   const base = await imageBytes(resolveNodeImage());
-  const microImages = await Promise.all(
-    (['gateway', 'hello', 'users'] as const).map((s) => imageBytes(serviceImage(s))),
-  );
-  const monoImage = await imageBytes(serviceImage('monolith'));
+  const microImages = await Promise.all((['gateway', 'hello', 'users'] as const).map((s) => imageBytes(imageFor(s))));
+  const monoImage = await imageBytes(imageFor('monolith'));
   const mb = (bytes: number) => bytes / 1e6;
   const footprint: Table = {
     title: 'Footprint and cold start',

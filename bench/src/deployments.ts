@@ -1,16 +1,15 @@
+import { docker } from '@lab/lab-kit/docker';
+import { imageFor, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
+import { createUser } from '@lab/lab-kit/users-api';
+import { sleep, type WaitForOkOptions, waitForOk } from '@lab/lab-kit/wait';
 import {
   type BenchSession,
   type Container,
-  docker,
   LOADGEN_IMAGE,
   NGINX_PROXY_IMAGE,
   PROXY_IMAGE,
   REPLY_FROM_IMAGE,
-  type ServiceImage,
-  serviceImage,
-} from './docker.ts';
-import { waitFor200 } from './load.ts';
-import { sleep } from './stats.ts';
+} from './session.ts';
 
 /**
  * The CPU budget. On this 2-core machine the load generator gets core 0 and each
@@ -21,9 +20,6 @@ import { sleep } from './stats.ts';
  */
 export const CPU_LAYOUT = { loadgen: '0', deployment: '1' } as const;
 
-/** The same memory limits as docker-compose.yml. */
-const MEMORY_MIB: Record<ServiceImage, number> = { hello: 160, users: 192, gateway: 256, monolith: 256 };
-
 /**
  * Request logs off: at `info` every process writes a line per request, and the
  * benchmark would measure Docker's log driver (twice per request for microservices).
@@ -31,10 +27,7 @@ const MEMORY_MIB: Record<ServiceImage, number> = { hello: 160, users: 192, gatew
 const SERVICE_ENV = { LOG_LEVEL: 'warn' };
 
 export const PORTS = {
-  hello: 8070,
-  users: 8090,
-  gateway: 8080,
-  monolith: 8060,
+  ...SERVICE_PORTS,
   express: 8085,
   nginx: 8086,
   replyFrom: 8087,
@@ -64,16 +57,16 @@ export async function startLoadgen(session: BenchSession): Promise<Container> {
 
 function startService(
   session: BenchSession,
-  service: ServiceImage,
+  service: ServiceName,
   role: string,
   extra: { env?: Record<string, string>; volume?: string; publish?: boolean; alias?: string; command?: string[] } = {},
 ) {
   return session.run({
     role,
-    image: serviceImage(service),
+    image: imageFor(service),
     alias: extra.alias ?? service,
     cpuset: CPU_LAYOUT.deployment,
-    memoryMiB: MEMORY_MIB[service],
+    memoryMiB: MEMORY_LIMIT_MIB[service],
     hardened: true,
     env: { ...SERVICE_ENV, PORT: String(PORTS[service]), ...extra.env },
     ...(extra.volume ? { volume: extra.volume } : {}),
@@ -82,10 +75,17 @@ function startService(
   });
 }
 
-const gatewayReady = (expectedUsers: number) => (body: string) => {
-  const checks = (JSON.parse(body) as { checks?: Record<string, { ok?: boolean; healthy?: number }> }).checks ?? {};
-  return checks.hello?.ok === true && checks.users?.ok === true && (checks.users.healthy ?? 0) >= expectedUsers;
-};
+/** Polled often: the moment it first answers is the cold start being measured. */
+const whenReady = (hostUrl: string, timeoutMs: number, options: WaitForOkOptions = {}) =>
+  waitForOk(`${hostUrl}/health/ready`, timeoutMs, { intervalMs: 20, ...options });
+
+/** The gateway's readiness, once it sees both upstreams with at least `expectedUsers` users replicas. */
+const gatewayReady = (expectedUsers: number): WaitForOkOptions => ({
+  accept(body) {
+    const checks = (JSON.parse(body) as { checks?: Record<string, { ok?: boolean; healthy?: number }> }).checks ?? {};
+    return checks.hello?.ok === true && checks.users?.ok === true && (checks.users.healthy ?? 0) >= expectedUsers;
+  },
+});
 
 export interface Microservices extends Deployment {
   gateway: Container;
@@ -109,7 +109,7 @@ export async function startMicroservices(session: BenchSession): Promise<Microse
     startService(session, 'gateway', 'gateway', { publish: true, env: GATEWAY_ENV }),
   ]);
   const hostUrl = gateway.hostUrl ?? '';
-  const readyAt = await waitFor200(`${hostUrl}/health/ready`, 60_000, gatewayReady(1));
+  const readyAt = await whenReady(hostUrl, 60_000, gatewayReady(1));
   const users = [firstUsers];
   const deployment: Microservices = {
     name: 'microservices',
@@ -124,7 +124,7 @@ export async function startMicroservices(session: BenchSession): Promise<Microse
       const replica = await startService(session, 'users', `users-${users.length + 1}`, { volume });
       users.push(replica);
       deployment.containers.push(replica);
-      await waitFor200(`${hostUrl}/health/ready`, 30_000, gatewayReady(users.length));
+      await whenReady(hostUrl, 30_000, gatewayReady(users.length));
       return replica;
     },
   };
@@ -136,7 +136,7 @@ export async function startMonolith(session: BenchSession): Promise<Deployment> 
   const startedAt = performance.now();
   const monolith = await startService(session, 'monolith', 'monolith', { volume, publish: true });
   const hostUrl = monolith.hostUrl ?? '';
-  const readyAt = await waitFor200(`${hostUrl}/health/ready`, 60_000);
+  const readyAt = await whenReady(hostUrl, 60_000);
   return {
     name: 'monolith',
     containers: [monolith],
@@ -169,7 +169,7 @@ export async function startGatewayDefaults(session: BenchSession): Promise<Hello
       LOG_LEVEL: 'info',
     },
   });
-  await waitFor200(`${gateway.hostUrl}/health/ready`, 60_000, gatewayReady(1));
+  await whenReady(gateway.hostUrl ?? '', 60_000, gatewayReady(1));
   return { container: gateway, baseUrl: `http://gateway-defaults:${PORTS.gateway}` };
 }
 
@@ -188,7 +188,7 @@ export interface ProfiledGateway extends HelloProxy {
  * up to be read.
  */
 export async function startProfiledGateway(session: BenchSession): Promise<ProfiledGateway> {
-  const image = serviceImage('gateway');
+  const image = imageFor('gateway');
   const [node, ...args] = JSON.parse(
     await docker('image', 'inspect', '--format', '{{json .Config.Cmd}}', image),
   ) as string[];
@@ -203,7 +203,7 @@ export async function startProfiledGateway(session: BenchSession): Promise<Profi
       `node --cpu-prof --cpu-prof-dir=/tmp --cpu-prof-name=${CPU_PROFILE_NAME} ${args.map((a) => `'${a}'`).join(' ')} & echo $! >/tmp/node.pid; wait $!; echo $? >/tmp/node.exit; exec sleep 3600`,
     ],
   });
-  await waitFor200(`${gateway.hostUrl}/health/ready`, 60_000, gatewayReady(1));
+  await whenReady(gateway.hostUrl ?? '', 60_000, gatewayReady(1));
   const exec = (command: string) => docker('exec', gateway.id, 'sh', '-c', command);
   return {
     container: gateway,
@@ -243,12 +243,12 @@ export async function startProxy(session: BenchSession, name: keyof typeof PROXI
     image,
     alias: `${name}-proxy`,
     cpuset: CPU_LAYOUT.deployment,
-    memoryMiB: MEMORY_MIB.gateway,
+    memoryMiB: MEMORY_LIMIT_MIB.gateway,
     hardened: true,
     publish: port,
     env: { HELLO_URL: `http://hello:${PORTS.hello}` },
   });
-  await waitFor200(`${container.hostUrl}/health/ready`, 30_000);
+  await whenReady(container.hostUrl ?? '', 30_000);
   return { container, baseUrl: `http://${name}-proxy:${port}` };
 }
 
@@ -256,15 +256,13 @@ export async function startProxy(session: BenchSession, name: keyof typeof PROXI
 export async function seedUsers(deployment: Deployment, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await fetch(`${deployment.hostUrl}/api/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `Seed ${i}`, email: `seed-${i}@example.org` }),
-    });
-    const body = (await res.json()) as { id?: string };
-    if (res.status !== 201 || !body.id)
-      throw new Error(`seeding ${deployment.name}: POST /api/users answered ${res.status}`);
-    ids.push(body.id);
+    ids.push(
+      await createUser(deployment.hostUrl, { name: `Seed ${i}`, email: `seed-${i}@example.org` }).catch(
+        (error: Error) => {
+          throw new Error(`seeding ${deployment.name}: ${error.message}`);
+        },
+      ),
+    );
   }
   return ids;
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { type BenchContext, buildImages, RESULTS_DIR, runBench } from './bench-run.ts';
+import { docker, memoryMiB, processMemory } from '@lab/lab-kit/docker';
+import { type BenchContext, benchBuild, buildImages, RESULTS_DIR, runBench, serviceBuilds } from './bench-run.ts';
 import { sourceMapResolver, summariseCpuProfile } from './cpu-profile.ts';
 import {
   CPU_LAYOUT,
@@ -11,22 +12,10 @@ import {
   startProfiledGateway,
   startProxy,
 } from './deployments.ts';
-import {
-  BENCH_ROOT,
-  docker,
-  LOADGEN_IMAGE,
-  memoryMiB,
-  NGINX_PROXY_IMAGE,
-  PROXY_IMAGE,
-  processMemory,
-  REPLY_FROM_IMAGE,
-  REPO_ROOT,
-  resolveNginxImage,
-  serviceImage,
-} from './docker.ts';
 import { runLoad } from './load.ts';
 import { type Figures, measureSideBySide, type Target } from './measure.ts';
 import type { RatioColumn, Report, Row } from './report.ts';
+import { LOADGEN_IMAGE, NGINX_PROXY_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE, resolveNginxImage } from './session.ts';
 
 /** The paths to hello, in column order; every proxy strips /api/hello as the gateway does. */
 const COLUMNS = ['direct', 'nginx', 'reply-from', 'express', 'gateway', 'gateway defaults'] as const;
@@ -65,15 +54,11 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
   const { session, options, log } = context;
   const nginxBase = await resolveNginxImage();
   await buildImages(context, [
-    ...(['hello', 'users', 'gateway'] as const).map((s): [string, string, string] => [
-      serviceImage(s),
-      `services/${s}/Dockerfile`,
-      REPO_ROOT,
-    ]),
-    [LOADGEN_IMAGE, `${BENCH_ROOT}loadgen/Dockerfile`, `${BENCH_ROOT}loadgen`],
-    [PROXY_IMAGE, `${BENCH_ROOT}proxy/Dockerfile`, `${BENCH_ROOT}proxy`],
-    [REPLY_FROM_IMAGE, `${BENCH_ROOT}reply-from/Dockerfile`, `${BENCH_ROOT}reply-from`],
-    [NGINX_PROXY_IMAGE, `${BENCH_ROOT}nginx/Dockerfile`, `${BENCH_ROOT}nginx`, { NGINX_IMAGE: nginxBase }],
+    ...serviceBuilds(['hello', 'users', 'gateway']),
+    benchBuild(LOADGEN_IMAGE, 'loadgen'),
+    benchBuild(PROXY_IMAGE, 'proxy'),
+    benchBuild(REPLY_FROM_IMAGE, 'reply-from'),
+    benchBuild(NGINX_PROXY_IMAGE, 'nginx', { NGINX_IMAGE: nginxBase }),
   ]);
   await session.createNetwork();
   const loadgen = await startLoadgen(session);
@@ -98,10 +83,10 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
     { baseUrl: `http://hello:${PORTS.hello}`, method: 'GET', path: '/' },
     ...proxies.map((proxy): Target => ({ baseUrl: proxy.baseUrl, method: 'GET', path: '/api/hello' })),
   ];
-  const memory = () => Promise.all(proxies.map((proxy) => processMemory(proxy.container)));
+  const memory = () => Promise.all(proxies.map((proxy) => processMemory(proxy.container.id)));
 
   const idle = await memory();
-  const idleContainers = await Promise.all(proxies.map((proxy) => memoryMiB([proxy.container])));
+  const idleContainers = await Promise.all(proxies.map((proxy) => memoryMiB([proxy.container.id])));
   log('saturation');
   const saturated = await measureSideBySide(loadgen, targets, options);
   const peak = await memory();

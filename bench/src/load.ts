@@ -1,4 +1,5 @@
-import { type Container, docker } from './docker.ts';
+import { docker } from '@lab/lab-kit/docker';
+import type { Container } from './session.ts';
 
 /** One load run inside the load-generator container (see bench/loadgen/run-load.mjs and open-loop.mjs). */
 export interface LoadSpec {
@@ -56,75 +57,4 @@ export async function runLoad(loadgen: Container, spec: LoadSpec): Promise<LoadR
     );
   }
   return result;
-}
-
-export interface Probe {
-  name: string;
-  url: string;
-}
-
-export interface ProbeOutcome {
-  name: string;
-  /** 0 when no HTTP answer came. */
-  status: number;
-  /** ms since the loop started, when the request left and when it ended. */
-  sentAt: number;
-  endedAt: number;
-}
-
-/**
- * A steady open-loop client on the host: each probe is requested `ratePerSecond`
- * times a second whatever happened to earlier requests, so an outage shows up as
- * failed requests rather than as a client that quietly slowed down.
- */
-export function startProbeLoop(probes: Probe[], ratePerSecond: number, timeoutMs = 2000) {
-  const startedAt = performance.now();
-  const now = () => performance.now() - startedAt;
-  const outcomes: ProbeOutcome[] = [];
-  const pending = new Set<Promise<void>>();
-  const send = (probe: Probe) => {
-    const sentAt = now();
-    const request = fetch(probe.url, { signal: AbortSignal.timeout(timeoutMs) })
-      .then(async (res) => {
-        await res.arrayBuffer();
-        outcomes.push({ name: probe.name, status: res.status, sentAt, endedAt: now() });
-      })
-      .catch(() => {
-        outcomes.push({ name: probe.name, status: 0, sentAt, endedAt: now() });
-      });
-    pending.add(request);
-    void request.finally(() => pending.delete(request));
-  };
-  const timer = setInterval(() => {
-    for (const probe of probes) send(probe);
-  }, 1000 / ratePerSecond);
-  return {
-    outcomes,
-    now,
-    async stop(): Promise<ProbeOutcome[]> {
-      clearInterval(timer);
-      while (pending.size > 0) await Promise.allSettled([...pending]);
-      return outcomes.sort((a, b) => a.sentAt - b.sentAt);
-    },
-  };
-}
-
-/** Polls a URL until it answers 200 and `accept` agrees; returns when it did (performance.now()). */
-export async function waitFor200(
-  url: string,
-  timeoutMs: number,
-  accept: (body: string) => boolean = () => true,
-): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      const body = await res.text();
-      if (res.status === 200 && accept(body)) return performance.now();
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
 }

@@ -1,6 +1,6 @@
-import type { Container } from './docker.ts';
 import { LOAD_FIGURES, type LoadResult, type LoadSpec, runLoad } from './load.ts';
 import type { BenchOptions } from './options.ts';
+import type { Container } from './session.ts';
 import { medianOf } from './stats.ts';
 
 export type Target = Omit<LoadSpec, 'durationS' | 'connections'>;

@@ -16,5 +16,3 @@ export function medianOf<T extends object>(rounds: T[], fields: (keyof T)[]): Re
 export function ratio(numerator: number, denominator: number): number {
   return denominator === 0 || !Number.isFinite(denominator) ? Number.NaN : numerator / denominator;
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

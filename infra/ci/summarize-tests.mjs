@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Adds up the vitest JSON reports (.reports/vitest.json) of every workspace that
-// has a test script and prints one closing line: `N passed, N failed`. A workspace
-// that left no report (its run crashed or never started) counts as one failure,
-// and so does a test file that could not run: silence is not a pass.
+// has a test script, and the reports CI's own checks leave in the root .reports/
+// (same shape, e.g. engine-guard.json), and prints one closing line: `N passed, N failed`.
+// A workspace that left no report (its run crashed or never started) counts as one
+// failure, and so does a test file that could not run: silence is not a pass.
 // Exit code: 0 only when nothing failed.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,22 +18,29 @@ const workspaces = readJson(join(root, 'package.json')).workspaces.flatMap((patt
   return existsSync(parent) ? readdirSync(parent).map((name) => join(parent, name)) : [];
 });
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
+const reports = [];
 for (const dir of workspaces) {
   const manifest = join(dir, 'package.json');
   if (!existsSync(manifest) || !readJson(manifest).scripts?.test) continue;
-  const name = readJson(manifest).name;
-  const reportFile = join(dir, '.reports', 'vitest.json');
-  if (!existsSync(reportFile)) {
+  reports.push({ name: readJson(manifest).name, file: join(dir, '.reports', 'vitest.json') });
+}
+const ciReports = join(root, '.reports');
+const ciFiles = existsSync(ciReports) ? readdirSync(ciReports).filter((f) => f.endsWith('.json')) : [];
+for (const file of ciFiles.sort())
+  reports.push({ name: `ci ${file.slice(0, -'.json'.length)}`, file: join(ciReports, file) });
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const { name, file } of reports) {
+  if (!existsSync(file)) {
     console.log(`${name}: no test report (its test run did not complete)`);
     failed += 1;
     continue;
   }
-  const report = readJson(reportFile);
+  const report = readJson(file);
   const brokenFiles = report.testResults.filter(
-    (file) => file.status === 'failed' && file.assertionResults.length === 0,
+    (result) => result.status === 'failed' && result.assertionResults.length === 0,
   );
   passed += report.numPassedTests;
   failed += report.numFailedTests + brokenFiles.length;

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Prepares a machine to build, run and test the project: Node >= 22.22, a Docker engine with
+# Prepares a machine to build, run and test the project: Node 24, a Docker engine with
 # compose, and a Node base image. Every step is skipped when already satisfied.
 #
 # Usage: exports="$(bash infra/dev/bootstrap.sh)" && eval "$exports"
 # stdout carries only `export ...` lines for the calling shell; everything else goes to stderr.
 set -euo pipefail
 
-DEFAULT_NODE_IMAGE=node:24.21-alpine
 LOCAL_NODE_IMAGE=microservices-lab/node:24-local
 RYUK_IMAGE=testcontainers/ryuk
 
@@ -17,11 +16,9 @@ log() { echo "bootstrap: $*" >&2; }
 fail() { echo "bootstrap: $*" >&2; exit 1; }
 emit() { printf '%s\n' "$*"; }
 
-node_is_recent() {
-  "$1" -e '
-    const [major, minor] = process.versions.node.split(".").map(Number);
-    process.exit(major > 22 || (major === 22 && minor >= 22) ? 0 : 1);
-  ' >/dev/null 2>&1
+# One Node major everywhere (package.json engines, .nvmrc, the README): 24.
+node_is_24() {
+  "$1" -e 'process.exit(process.versions.node.split(".")[0] === "24" ? 0 : 1)' >/dev/null 2>&1
 }
 
 tools_dir() {
@@ -35,8 +32,8 @@ tools_dir() {
 }
 
 ensure_node() {
-  if command -v node >/dev/null && node_is_recent node; then
-    log "node $(node --version) on PATH is recent enough"
+  if command -v node >/dev/null && node_is_24 node; then
+    log "node $(node --version) on PATH is Node 24"
     return
   fi
 
@@ -44,7 +41,7 @@ ensure_node() {
   case "$(uname -m)" in
     x86_64) arch=x64 ;;
     aarch64) arch=arm64 ;;
-    *) fail "no node-linux-* package for $(uname -m); install Node >= 22.22 by hand" ;;
+    *) fail "no node-linux-* package for $(uname -m); install Node 24 by hand" ;;
   esac
   local prefix node_home bin_dir host_npmrc=""
   prefix="$(tools_dir)/node-24"
@@ -54,14 +51,14 @@ ensure_node() {
     host_npmrc="$(dirname "$(dirname "$(realpath "$(command -v node)")")")/etc/npmrc"
   fi
 
-  if [[ -x "$bin_dir/node" ]] && node_is_recent "$bin_dir/node"; then
+  if [[ -x "$bin_dir/node" ]] && node_is_24 "$bin_dir/node"; then
     log "using node $("$bin_dir/node" --version) from $bin_dir"
   else
-    command -v npm >/dev/null || fail "npm is missing; install npm (or Node >= 22.22) first"
+    command -v npm >/dev/null || fail "npm is missing; install npm (or Node 24) first"
     log "installing node-linux-$arch@24 into $prefix"
     mkdir -p "$prefix"
     npm install --prefix "$prefix" --no-save --no-audit --no-fund --loglevel=error "node-linux-$arch@24" >&2
-    node_is_recent "$bin_dir/node" || fail "node-linux-$arch@24 did not install a working node in $bin_dir"
+    node_is_24 "$bin_dir/node" || fail "node-linux-$arch@24 did not install a working node in $bin_dir"
   fi
   # npm reads its global npmrc (cafile, proxy) from beside the node running it; keep the host's.
   if [[ -f "$host_npmrc" && ! -e "$node_home/etc/npmrc" ]]; then
@@ -132,9 +129,10 @@ configured_node_image() {
   if [[ -n "${NODE_IMAGE:-}" ]]; then
     echo "$NODE_IMAGE"
   elif [[ -f "$env_file" ]] && grep -q '^NODE_IMAGE=' "$env_file"; then
+    # The repo's .env holds the default that compose and the tests read too.
     grep '^NODE_IMAGE=' "$env_file" | tail -n 1 | cut -d= -f2- | tr -d "\"'"
   else
-    echo "$DEFAULT_NODE_IMAGE"
+    fail "NODE_IMAGE is set neither in the environment nor in $env_file"
   fi
 }
 

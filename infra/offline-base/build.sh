@@ -10,13 +10,12 @@ busybox=/bin/busybox
 fail() { echo "offline-base: $*" >&2; exit 1; }
 log() { echo "offline-base: $*" >&2; }
 
-node_bin="$(command -v node)" || fail "no node on PATH; install Node >= 22.22 first (infra/dev/bootstrap.sh does)"
+node_bin="$(command -v node)" || fail "no node on PATH; install Node 24 first (infra/dev/bootstrap.sh does)"
 node_bin="$(realpath "$node_bin")"
 node_version="$("$node_bin" -p 'process.versions.node')"
 "$node_bin" -e '
-  const [major, minor] = process.versions.node.split(".").map(Number);
-  process.exit(major > 22 || (major === 22 && minor >= 22) ? 0 : 1);
-' || fail "node $node_version at $node_bin is older than 22.22; put Node 24 first on PATH (infra/dev/bootstrap.sh does)"
+  process.exit(process.versions.node.split(".")[0] === "24" ? 0 : 1);
+' || fail "node $node_version at $node_bin is not Node 24; put Node 24 first on PATH (infra/dev/bootstrap.sh does)"
 
 npm_cli="$(command -v npm)" || fail "no npm on PATH"
 npm_dir="$(dirname "$(dirname "$(realpath "$npm_cli")")")"

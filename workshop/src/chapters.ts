@@ -1,8 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '@lab/lab-kit/lab-env';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CHAPTERS_DIR = fileURLToPath(new URL('../../docs/workshop/', import.meta.url));
+export const CHAPTERS_DIR = `${REPO_ROOT}docs/workshop/`;
 
 /**
  * A fenced shell block of a chapter. Its info string says what the docs test does with it:

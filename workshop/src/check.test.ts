@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { sleep } from '@lab/lab-kit/wait';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findChapter } from './chapters.ts';
 import { type EngineState, engineState, restoreEngine } from './engine-state.ts';
@@ -131,7 +132,7 @@ describe('npm run workshop:check', () => {
       // Services take a moment to become ready (chapter 03 asks /health/ready, 07 waits for healthy, 10 for 5 tasks).
       let done = await checker(number, env);
       for (let attempt = 0; attempt < 30 && done.code !== 0; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await sleep(1_000);
         done = await checker(number, env);
       }
       expect(done.code, done.output).toBe(0);

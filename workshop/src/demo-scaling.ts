@@ -1,4 +1,4 @@
-import { upstreamTopology } from '@lab/container-tests/topology';
+import { upstreamTopology } from '@lab/lab-kit/topology';
 import { type DemoContext, parseDemoOptions, runDemo, waitUnlessAborted } from './demo.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { docker } from '@lab/bench/docker';
-import { expectSentOnSchedule } from '@lab/container-tests/load-assertions';
+import { docker } from '@lab/lab-kit/docker';
+import { expectSentOnSchedule } from '@lab/lab-kit/load-assertions';
 import { describe, expect, it } from 'vitest';
 import type { DemoResult, PhaseFigures, RouteFigures } from './demo.ts';
 

@@ -1,8 +1,9 @@
 import { clearScreenDown, moveCursor } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, stripVTControlCharacters, styleText } from 'node:util';
-import { docker } from '@lab/bench/docker';
-import { composeProject } from '@lab/container-tests/compose';
+import { type ComposeProject, composeProject } from '@lab/lab-kit/compose';
+import { docker } from '@lab/lab-kit/docker';
+import { SERVICE_PORTS } from '@lab/lab-kit/lab-env';
 import {
   type Load,
   type Outcome,
@@ -11,8 +12,8 @@ import {
   shareByReplica,
   startLoad,
   summarize,
-} from '@lab/container-tests/load';
-import { waitFor } from '@lab/container-tests/topology';
+} from '@lab/lab-kit/load';
+import { waitFor } from '@lab/lab-kit/wait';
 
 export interface DemoOptions {
   /** Non-interactive short phases, for tests and CI. */
@@ -35,7 +36,7 @@ export function parseDemoOptions(argv: string[] = process.argv.slice(2)): DemoOp
   return { short: values.short, port, live: !values.short && process.stdout.isTTY === true };
 }
 
-export type Stack = Awaited<ReturnType<typeof composeProject>>;
+export type Stack = ComposeProject;
 
 export interface DemoContext {
   stack: Stack;
@@ -153,7 +154,7 @@ export async function runDemo(spec: DemoSpec, options: DemoOptions): Promise<Dem
     write(`Starting ${project} (${stack.variant}): hello, users x${spec.usersReplicas}, gateway\n`);
     await stack.compose('up', '--detach', '--scale', `users=${spec.usersReplicas}`);
     aborter.signal.throwIfAborted();
-    const gatewayUrl = await stack.url('gateway', 8080);
+    const gatewayUrl = await stack.url('gateway', SERVICE_PORTS.gateway);
     for (const route of ROUTES) {
       await waitForOkUnlessAborted(`${gatewayUrl}${route.path}`, STARTUP_TIMEOUT_MS, aborter.signal);
     }

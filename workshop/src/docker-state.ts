@@ -1,4 +1,4 @@
-import { docker } from '@lab/bench/docker';
+import { docker } from '@lab/lab-kit/docker';
 
 /** The parts of `docker inspect` the exercise checks read. */
 export interface ContainerInfo {

@@ -1,4 +1,5 @@
-import { docker } from '@lab/bench/docker';
+import { docker } from '@lab/lab-kit/docker';
+import { waitFor } from '@lab/lab-kit/wait';
 
 /** What the engine held before a chapter ran, so the run can leave it exactly so. */
 export interface EngineState {
@@ -74,10 +75,10 @@ export async function restoreEngine(before: EngineState): Promise<string[]> {
 async function leaveSwarm(): Promise<void> {
   const services = (await docker('service', 'ls', '--quiet')).split('\n').filter(Boolean);
   if (services.length > 0) await docker('service', 'rm', ...services);
-  const deadline = Date.now() + 60_000;
-  const pending = async () =>
-    (await docker('ps', '--all', '--quiet', '--filter', 'label=com.docker.swarm.service.id')) !== '';
-  while ((await pending()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
+  const tasksGone = async () =>
+    (await docker('ps', '--all', '--quiet', '--filter', 'label=com.docker.swarm.service.id')) === '';
+  // Past the deadline, leave anyway: a stuck task must not keep the engine in swarm mode.
+  await waitFor(tasksGone, 60_000, 'swarm tasks gone', 500).catch(() => undefined);
   const overlays = (await docker('network', 'ls', '--filter', 'scope=swarm', '--format', '{{.Name}}'))
     .split('\n')
     .filter((name) => name && name !== 'ingress');

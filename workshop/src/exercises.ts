@@ -1,4 +1,4 @@
-import { docker } from '@lab/bench/docker';
+import { docker } from '@lab/lab-kit/docker';
 import { container, envOf, hostPort, image, network, nodeIn, runningContainer } from './docker-state.ts';
 
 /** One thing the exercise asks for, and a check that throws a plain-words reason when it is not so. */

@@ -1,5 +1,5 @@
-import { requireDocker } from '@lab/bench/docker';
-import { composeProject } from '@lab/container-tests/compose';
+import { composeProject } from '@lab/lab-kit/compose';
+import { requireDocker } from '@lab/lab-kit/docker';
 
 /**
  * Once per run: fail every workshop test with one clear line when there is no
@@ -7,13 +7,9 @@ import { composeProject } from '@lab/container-tests/compose';
  * learner does (`docker compose build`), so chapters and demos start from them.
  */
 export default async function setup(): Promise<void> {
-  try {
-    await requireDocker();
-  } catch (error) {
-    throw new Error(
-      `Workshop tests need a running Docker engine: ${(error as Error).message}. Run: eval "$(bash infra/dev/bootstrap.sh)"`,
-    );
-  }
+  await requireDocker().catch((error: Error) => {
+    throw new Error(`Workshop tests: ${error.message}`);
+  });
   const startedAt = Date.now();
   const { compose } = await composeProject('mslab-workshop-build');
   await compose('--profile', 'monolith', 'build');

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './chapters.ts';
+import { REPO_ROOT } from '@lab/lab-kit/lab-env';
+import { waitFor } from '@lab/lab-kit/wait';
 
 export const REGISTRY_URL = 'http://127.0.0.1:5000';
 
@@ -45,13 +46,11 @@ export async function startLocalRegistry(): Promise<LocalRegistry> {
     }
     rmSync(storage, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 15_000;
-  while (!(await Promise.race([answers(), failed]))) {
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error('docker-registry did not answer on localhost:5000 within 15 s');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  try {
+    await Promise.race([waitFor(answers, 15_000, 'docker-registry answering on localhost:5000', 200), failed]);
+  } catch (error) {
+    await stop();
+    throw error;
   }
   return { origin: "Debian's docker-registry", stop };
 }

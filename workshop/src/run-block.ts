@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPO_ROOT } from '@lab/lab-kit/lab-env';
 import type { ShellBlock } from './chapters.ts';
-import { REPO_ROOT } from './chapters.ts';
 
 export interface BlockResult {
   exitCode: number | null;

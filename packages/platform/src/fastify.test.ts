@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFastifyApp } from './fastify.js';
 import { Health } from './health.js';
+import { createLogger } from './logger.js';
 
 let app: FastifyInstance;
 
@@ -70,6 +71,20 @@ describe('405 Method Not Allowed', () => {
     expect((await app.inject({ method: 'PATCH', url: '/v1/proxy/a/b' })).body).toBe('proxied');
     expect((await app.inject({ method: 'HEAD', url: '/items' })).statusCode).toBe(200);
   });
+
+  it('names the path the client used when a proxy stripped a prefix (x-forwarded-prefix)', async () => {
+    const headers = { 'x-forwarded-prefix': '/api/stock' };
+    const wrongMethod = await app.inject({ method: 'PATCH', url: '/items', headers });
+    expect(expectProblem(wrongMethod).detail).toBe('PATCH is not allowed on /api/stock/items; use GET, HEAD, POST');
+    const missing = await app.inject({ method: 'GET', url: '/', headers });
+    expect(expectProblem(missing).detail).toBe('No route for GET /api/stock');
+    const unsafe = await app.inject({
+      method: 'GET',
+      url: '/nothing',
+      headers: { 'x-forwarded-prefix': '//evil.example' },
+    });
+    expect(expectProblem(unsafe).detail).toBe('No route for GET /nothing');
+  });
 });
 
 describe('requests that never reach a route', () => {
@@ -112,5 +127,28 @@ describe('requests that never reach a route', () => {
     const raw = await sendRaw('GET /items HTTP/1.1\r\nConnection: close\r\n\r\n');
     expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(raw.toLowerCase()).toContain('content-type: application/problem+json');
+  });
+});
+
+describe('a request that fails', () => {
+  it('gets a bare 500 problem+json and exactly one log line, with the error, its stack and the request id', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger(
+      { service: 'svc', instance: 'svc-1', version: '1.0.0', logLevel: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    );
+    const failing = createFastifyApp({ logger, health: new Health('svc', 'svc-1') });
+    failing.get('/boom', async () => {
+      throw new Error('database password is hunter2');
+    });
+    const res = await failing.inject({ url: '/boom', headers: { 'x-request-id': 'boom-1' } });
+    await failing.close();
+
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('hunter2');
+    const about = lines.filter((line) => line.reqId === 'boom-1');
+    expect(about).toHaveLength(1);
+    expect(about[0]).toMatchObject({ level: 'error', msg: 'request failed', res: { statusCode: 500 } });
+    expect(about[0]?.err).toMatchObject({ stack: expect.stringContaining('hunter2') });
   });
 });

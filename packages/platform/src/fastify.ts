@@ -9,6 +9,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { answerClientError } from './client-errors.js';
+import { clientPath, FORWARDED_PREFIX_HEADER } from './forwarded-prefix.js';
 import type { Health } from './health.js';
 import {
   type HttpError,
@@ -18,6 +19,7 @@ import {
   ProtocolError,
   toHttpError,
 } from './problem.js';
+import { failureOf, recordFailure } from './request-failure.js';
 import { REQUEST_ID_HEADER, resolveRequestId, SERVED_BY_HEADER } from './request-id.js';
 
 export interface FastifyConventions {
@@ -40,10 +42,12 @@ class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // A failure's line carries its error and stack; see request-failure.ts.
+    const failure = error ?? failureOf(reply.raw);
     // Below info (LOG_LEVEL=warn), skip building the line at all.
-    if (!error && !this.#logger.isLevelEnabled('info')) return;
+    if (!failure && !this.#logger.isLevelEnabled('info')) return;
     const line = { req: request, res: reply, responseTimeMs: Math.round(reply.elapsedTime * 10) / 10 };
-    if (error) reply.log.error({ ...line, err: error }, 'request failed');
+    if (failure) reply.log.error({ ...line, err: failure }, 'request failed');
     else reply.log.info(line, 'request completed');
   }
 }
@@ -71,12 +75,13 @@ class RouteTable {
     return [...allowed].sort();
   }
 
-  miss(method: string, url: string): HttpError {
+  miss({ method, url, headers }: FastifyRequest): HttpError {
     const path = url.split('?')[0] ?? url;
     const allowed = this.allowedMethods(path);
+    const shown = clientPath(headers[FORWARDED_PREFIX_HEADER], path);
     return allowed.length > 0
-      ? new MethodNotAllowedError(method, path, allowed)
-      : new NotFoundError(`No route for ${method} ${path}`);
+      ? new MethodNotAllowedError(method, shown, allowed)
+      : new NotFoundError(`No route for ${method} ${shown}`);
   }
 }
 
@@ -152,18 +157,16 @@ export function createFastifyApp({
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       return done(new ProtocolError('HOST_REQUIRED'));
     }
-    done(hasEmptyParam(request.params) ? routes.miss(request.method, request.url) : undefined);
+    done(hasEmptyParam(request.params) ? routes.miss(request) : undefined);
   });
 
   app.setErrorHandler(async (error, request, reply) => {
     const httpError = toHttpError(error);
-    if (httpError.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (httpError.status >= 500) recordFailure(reply.raw, error);
     return sendProblem(reply, httpError, request.url);
   });
 
-  app.setNotFoundHandler(async (request, reply) =>
-    sendProblem(reply, routes.miss(request.method, request.url), request.url),
-  );
+  app.setNotFoundHandler(async (request, reply) => sendProblem(reply, routes.miss(request), request.url));
 
   app.get('/health/live', async (_request, reply) => {
     const report = health.live();

@@ -120,6 +120,33 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
+/** The gateway's URL limit; see MAX_URL_LENGTH in the gateway for the number's origin. */
+export class UriTooLongError extends HttpError {
+  constructor(length: number, limit: number) {
+    super(414, 'URI_TOO_LONG', `The request URL has ${length} characters; the limit is ${limit}`);
+  }
+}
+
+export class RateLimitedError extends HttpError {
+  constructor(limitPerMinute: number, retryAfterSeconds: number) {
+    super(
+      429,
+      'RATE_LIMITED',
+      `Too many requests from this client (limit ${limitPerMinute} a minute); retry in ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
+    );
+  }
+}
+
+/** The gateway's bulkhead is full for this upstream: refused at once rather than queued. */
+export class UpstreamAtCapacityError extends HttpError {
+  constructor(upstream: string, limit: number) {
+    super(503, 'UPSTREAM_AT_CAPACITY', `The ${upstream} service already has ${limit} requests in flight`, {
+      upstream,
+    });
+  }
+}
+
 export class UpstreamUnavailableError extends HttpError {
   constructor(upstream: string, status: 502 | 503 = 503, reason?: string) {
     super(status, 'UPSTREAM_UNAVAILABLE', `The ${upstream} service is unavailable${reason ? ` (${reason})` : ''}`, {

@@ -1,16 +1,5 @@
-import { HttpError } from '@lab/platform/problem';
+import { RateLimitedError } from '@lab/platform/problem';
 import type { FastifyInstance } from 'fastify';
-
-export class RateLimitedError extends HttpError {
-  constructor(limitPerMinute: number, retryAfterSeconds: number) {
-    super(
-      429,
-      'RATE_LIMITED',
-      `Too many requests from this client (limit ${limitPerMinute} a minute); retry in ${retryAfterSeconds} s`,
-      { retryAfterSeconds },
-    );
-  }
-}
 
 export interface RateLimitDecision {
   allowed: boolean;

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import type { Logger } from 'pino';
+import type { Logger } from '@lab/platform/logger';
 import { Pool } from 'undici';
 
 export interface ReplicaPoolOptions {

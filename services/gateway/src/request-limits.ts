@@ -1,4 +1,4 @@
-import { HttpError } from '@lab/platform/problem';
+import { UriTooLongError } from '@lab/platform/problem';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -8,14 +8,8 @@ import type { FastifyInstance } from 'fastify';
  */
 export const MAX_URL_LENGTH = 8 * 1024;
 
-export class UriTooLongError extends HttpError {
-  constructor(length: number) {
-    super(414, 'URI_TOO_LONG', `The request URL has ${length} characters; the limit is ${MAX_URL_LENGTH}`);
-  }
-}
-
 export function addUrlLengthLimit(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
-    done(request.url.length > MAX_URL_LENGTH ? new UriTooLongError(request.url.length) : undefined);
+    done(request.url.length > MAX_URL_LENGTH ? new UriTooLongError(request.url.length, MAX_URL_LENGTH) : undefined);
   });
 }

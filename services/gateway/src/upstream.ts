@@ -1,5 +1,12 @@
+import { pathBelowPrefix } from '@lab/platform/forwarded-prefix';
 import type { Logger } from '@lab/platform/logger';
-import { HttpError, ProtocolError, UpstreamTimeoutError, UpstreamUnavailableError } from '@lab/platform/problem';
+import {
+  HttpError,
+  ProtocolError,
+  UpstreamAtCapacityError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '@lab/platform/problem';
 import { type BreakerState, CircuitBreaker, Permit } from './circuit-breaker.ts';
 import { DeadlineQueue } from './deadline-queue.ts';
 import type { GatewayMetrics, LatencyHistogram } from './metrics.ts';
@@ -23,14 +30,6 @@ export interface UpstreamSettings {
   breakerHalfOpenAfterMs: number;
   maxConcurrent: number;
   retryBudgetRatio: number;
-}
-
-export class UpstreamAtCapacityError extends HttpError {
-  constructor(upstream: string, limit: number) {
-    super(503, 'UPSTREAM_AT_CAPACITY', `The ${upstream} service already has ${limit} requests in flight`, {
-      upstream,
-    });
-  }
 }
 
 /** Failed before any response byte: safe to send again elsewhere if the method allows it. */
@@ -117,8 +116,7 @@ export class Upstream {
 
   /** The path the upstream sees for a public URL: the prefix is stripped. */
   upstreamPath(publicUrl: string): string {
-    const rest = publicUrl.slice(this.prefix.length);
-    return rest.startsWith('/') ? rest : `/${rest}`;
+    return pathBelowPrefix(this.prefix, publicUrl);
   }
 
   /** Admits a request (bulkhead, then breaker) and sends its first attempt. */

@@ -1,7 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from '@lab/platform/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.ts';
+import { loadMonolithConfig } from './config.ts';
 import { type RunningMonolith, startMonolith, TEST_INSTANCE } from './start-monolith.ts';
 
 interface User {
@@ -148,6 +152,17 @@ describe('routes the gateway does not have', () => {
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('names the path the client used in 404 and 405 answers of either mounted service', async () => {
+    const wrongMethod = await fetch(url('/api/users'), { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect((await problemOf(wrongMethod)).detail).toBe('DELETE is not allowed on /api/users; use GET, HEAD, POST');
+    const helloMiss = await fetch(url('/api/hello/nope?x=%zz'));
+    expect(helloMiss.status).toBe(404);
+    expect((await problemOf(helloMiss)).detail).toBe('No route for GET /api/hello/nope');
+    expect((await fetch(url('/api/hello?q=%zz'))).status).toBe(200);
+  });
+
   it('answers a method a health route lacks with 405 and Allow', async () => {
     const res = await fetch(url('/health/ready'), { method: 'POST' });
     expect(res.status).toBe(405);
@@ -195,7 +210,7 @@ describe('health', () => {
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: { ok: true } } });
 
-      own.monolith.health.startDraining();
+      own.health.startDraining();
       const draining = await fetch(`${own.baseUrl}/health/ready`);
       expect(draining.status).toBe(503);
       expect(await draining.json()).toMatchObject({ status: 'draining', service: 'monolith' });
@@ -203,5 +218,29 @@ describe('health', () => {
     } finally {
       await own.stop();
     }
+  });
+});
+
+describe('logs', () => {
+  it('writes one line per request, hello and users alike, with the URL the client sent', async () => {
+    const lines: { reqId?: string; msg: string; req?: { url: string } }[] = [];
+    const dataDir = mkdtempSync(join(tmpdir(), 'monolith-logs-'));
+    const config = loadMonolithConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'info', INSTANCE_NAME: TEST_INSTANCE });
+    const logger = createLogger(config, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const app = buildApp(config, { logger });
+    try {
+      const urls = ['/api/hello/uptime?x=1', '/api/hello/nope', '/api/users?limit=1', '/api/orders'];
+      for (const [n, url] of urls.entries()) await app.inject({ url, headers: { 'x-request-id': `log-${n}` } });
+    } finally {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    const perRequest = lines.filter((line) => line.reqId?.startsWith('log-'));
+    expect(perRequest.map((line) => [line.msg, line.req?.url])).toEqual([
+      ['request completed', '/api/hello/uptime?x=1'],
+      ['request completed', '/api/hello/nope'],
+      ['request completed', '/api/users?limit=1'],
+      ['request completed', '/api/orders'],
+    ]);
   });
 });

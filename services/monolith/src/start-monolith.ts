@@ -2,13 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildMonolith, type Monolith } from './app.ts';
+import { Health } from '@lab/platform/health';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
 import { loadMonolithConfig } from './config.ts';
 
 export const TEST_INSTANCE = 'monolith-test-1';
 
 export interface RunningMonolith {
-  monolith: Monolith;
+  app: FastifyInstance;
+  health: Health;
   baseUrl: string;
   port: number;
   dataDir: string;
@@ -24,17 +27,18 @@ export async function startMonolith(dataDir = mkdtempSync(join(tmpdir(), 'monoli
     INSTANCE_NAME: TEST_INSTANCE,
     SERVICE_VERSION: '9.9.9',
   });
-  const monolith = buildMonolith(config);
-  await monolith.ready();
-  await new Promise<void>((resolve) => monolith.server.listen(0, '127.0.0.1', resolve));
-  const { port } = monolith.server.address() as AddressInfo;
+  const health = new Health(config.service, config.instance);
+  const app = buildApp(config, { health });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
   return {
-    monolith,
+    app,
+    health,
     port,
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
     async stop({ keepData = false } = {}) {
-      await monolith.close();
+      await app.close();
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };

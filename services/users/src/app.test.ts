@@ -12,7 +12,14 @@ let dataDir: string;
 let app: FastifyInstance;
 
 const open = () => buildApp(loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INSTANCE_NAME: 'users-test-1' }));
-const create = (body: unknown) => app.inject({ method: 'POST', url: '/', payload: body as object });
+const create = (body: unknown, key?: string) =>
+  app.inject({
+    method: 'POST',
+    url: '/',
+    payload: body as object,
+    headers: key === undefined ? {} : { 'idempotency-key': key },
+  });
+const listed = async () => (await app.inject({ url: '/' })).json().items as { id: string }[];
 
 beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'users-test-'));
@@ -120,23 +127,13 @@ describe('users input contract', () => {
     expect((await app.inject({ method: 'GET', url: '/' })).json().items).toHaveLength(1);
   });
 
-  it('answers malformed JSON with 400 and a wrong content type with 415', async () => {
-    const malformed = await app.inject({
-      method: 'POST',
-      url: '/',
-      headers: { 'content-type': 'application/json' },
-      payload: '{"name":',
-    });
-    expect(malformed.statusCode).toBe(400);
-    problem(malformed);
-    const wrongType = await app.inject({
-      method: 'POST',
-      url: '/',
-      headers: { 'content-type': 'text/plain' },
-      payload: 'hi',
-    });
-    expect(wrongType.statusCode).toBe(415);
-    problem(wrongType);
+  it.each([
+    ['malformed JSON', 'application/json', '{"name":', 400],
+    ['a wrong content type', 'text/plain', 'hi', 415],
+  ])('answers %s with %i problem+json', async (_what, contentType, payload, status) => {
+    const res = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': contentType }, payload });
+    expect(res.statusCode).toBe(status);
+    problem(res);
   });
 
   it('answers an oversized body with 413', async () => {
@@ -316,5 +313,94 @@ describe('users health', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'ready', checks: { database: { ok: true } } });
     expect(res.headers['x-served-by']).toBe('users-test-1');
+  });
+});
+
+describe('POST / with an Idempotency-Key', () => {
+  const ada = { name: 'Ada', email: 'ada@example.org' };
+
+  it('answers a retry with the first response and creates nothing new', async () => {
+    const first = await create(ada, 'order-7f3a');
+    const retry = await create({ email: ada.email, name: ada.name }, 'order-7f3a');
+    expect(first.statusCode).toBe(201);
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toEqual(first.json());
+    expect(retry.headers.location).toBe(first.headers.location);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    expect(await listed()).toHaveLength(1);
+  });
+
+  it('replays the response as first given, even after the user changed', async () => {
+    const first = await create(ada, 'k1');
+    await app.inject({ method: 'PATCH', url: `/${first.json().id}`, payload: { name: 'Countess' } });
+    expect((await create(ada, 'k1')).json()).toEqual(first.json());
+  });
+
+  it('creates exactly one user from concurrent duplicates', async () => {
+    const responses = await Promise.all(Array.from({ length: 5 }, () => create(ada, 'same-key')));
+    expect(responses.map((res) => res.statusCode)).toEqual([201, 201, 201, 201, 201]);
+    expect(new Set(responses.map((res) => res.json().id)).size).toBe(1);
+    expect(await listed()).toHaveLength(1);
+  });
+
+  it('creates exactly one user when replicas on the same database file get the same key', async () => {
+    const replica = open();
+    try {
+      const responses = await Promise.all(
+        [app, replica, app, replica].map((target) =>
+          target.inject({ method: 'POST', url: '/', payload: ada, headers: { 'idempotency-key': 'shared' } }),
+        ),
+      );
+      expect(new Set(responses.map((res) => `${res.statusCode} ${res.json().id}`)).size).toBe(1);
+      expect(await listed()).toHaveLength(1);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('answers the same key with a different body with 422 and changes nothing', async () => {
+    await create(ada, 'k2');
+    const reused = await create({ name: 'Grace', email: 'grace@example.org' }, 'k2');
+    expect(reused.statusCode).toBe(422);
+    expect(reused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(reused.json()).toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(await listed()).toHaveLength(1);
+  });
+
+  it('keeps keys apart: another key creates another user, no key behaves as before', async () => {
+    expect((await create(ada, 'k3')).statusCode).toBe(201);
+    expect((await create({ name: 'Grace', email: 'grace@example.org' }, 'k4')).statusCode).toBe(201);
+    expect((await create(ada)).statusCode).toBe(409);
+    expect(await listed()).toHaveLength(2);
+  });
+
+  it('records nothing for a create that failed, so a retry runs again', async () => {
+    await create(ada);
+    expect((await create(ada, 'k5')).statusCode).toBe(409);
+    await app.inject({ method: 'DELETE', url: `/${(await listed())[0]?.id}` });
+    expect((await create(ada, 'k5')).statusCode).toBe(201);
+  });
+
+  it('validates the key: 1 to 200 printable ASCII characters', async () => {
+    for (const key of ['', 'x'.repeat(201), 'tab\there', 'ключ', 'nul\u0001']) {
+      const res = await create(ada, key);
+      expect(res.statusCode, JSON.stringify(key)).toBe(400);
+      expect(res.json().errors[0].field).toBe('headers/idempotency-key');
+    }
+    expect((await create(ada, `~ ${'x'.repeat(198)}`)).statusCode).toBe(201);
+    expect(await listed()).toHaveLength(1);
+  });
+
+  it('holds across a restart on the same DATA_DIR', async () => {
+    const first = await create(ada, 'durable-key');
+    await app.close();
+    app = open();
+    const retry = await create(ada, 'durable-key');
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toEqual(first.json());
+    expect(retry.headers.location).toBe(first.headers.location);
+    expect((await create({ name: 'Other', email: 'o@example.org' }, 'durable-key')).statusCode).toBe(422);
+    expect(await listed()).toHaveLength(1);
   });
 });

@@ -1,26 +1,37 @@
 import { createFastifyApp } from '@lab/platform/fastify';
-import { Health } from '@lab/platform/health';
-import { createLogger, type Logger } from '@lab/platform/logger';
-import type { FastifyInstance } from 'fastify';
+import type { Health } from '@lab/platform/health';
+import { type ServiceDeps, serviceDeps } from '@lab/platform/run-service';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { UsersConfig } from './config.ts';
 import { createSqliteUsersRepository, type UsersRepository } from './users-repository.ts';
 import { usersRoutes } from './users-routes.ts';
 
-export interface UsersDeps {
-  logger?: Logger;
-  health?: Health;
+export interface UsersOptions {
+  config: UsersConfig;
+  health: Health;
   repository?: UsersRepository;
 }
 
-/** An un-listened users app. It owns its repository: opened here, closed when the app closes. */
-export function buildApp(config: UsersConfig, deps: UsersDeps = {}): FastifyInstance {
-  const logger = deps.logger ?? createLogger(config);
-  const health = deps.health ?? new Health(config.service, config.instance);
-  const repository = deps.repository ?? createSqliteUsersRepository(config);
+/**
+ * What users is: its routes and the repository they own, opened when the plugin
+ * loads and closed with the app. Served alone by `buildApp`, or by the monolith
+ * under `/api/users`.
+ */
+export const users: FastifyPluginAsync<UsersOptions> = async (app, { config, health, repository }) => {
+  const store = repository ?? createSqliteUsersRepository(config);
+  health.addCheck('database', () => ({ ok: store.ping() }));
+  app.addHook('onClose', async () => store.close());
+  await app.register(usersRoutes, { repository: store });
+};
 
+export interface UsersDeps extends Partial<ServiceDeps> {
+  repository?: UsersRepository;
+}
+
+/** An un-listened users service: the platform's Fastify conventions around the users plugin. */
+export function buildApp(config: UsersConfig, deps: UsersDeps = {}): FastifyInstance {
+  const { logger, health } = serviceDeps(config, deps);
   const app = createFastifyApp({ logger, health, bodyLimit: config.bodyLimitBytes });
-  health.addCheck('database', () => ({ ok: repository.ping() }));
-  app.addHook('onClose', async () => repository.close());
-  app.register(usersRoutes, { repository });
+  app.register(users, { config, health, ...(deps.repository ? { repository: deps.repository } : {}) });
   return app;
 }

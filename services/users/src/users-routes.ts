@@ -48,6 +48,15 @@ function declaresUtf8OrNothing(contentType: string | undefined): boolean {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+const wholeUser = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'email'],
+  properties: { name, email },
+} as const;
+
+const noSuchUser = (id: string) => new NotFoundError(`No user with id ${id}`);
+
 interface IdParams {
   id: string;
 }
@@ -91,7 +100,7 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
       schema: {
         querystring: noQuery,
         headers: createHeaders,
-        body: { type: 'object', additionalProperties: false, required: ['name', 'email'], properties: { name, email } },
+        body: wholeUser,
         response: { 201: user },
       },
     },
@@ -113,27 +122,20 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     { schema: { params: idParams, querystring: noQuery, response: { 200: user } } },
     async (request) => {
       const found = repository.get(request.params.id);
-      if (!found) throw new NotFoundError(`No user with id ${request.params.id}`);
+      if (!found) throw noSuchUser(request.params.id);
       return found;
     },
   );
 
   const update = async (id: string, changes: Partial<NewUser>) => {
     const updated = repository.update(id, changes);
-    if (!updated) throw new NotFoundError(`No user with id ${id}`);
+    if (!updated) throw noSuchUser(id);
     return updated;
   };
 
   app.put<{ Params: IdParams; Body: NewUser }>(
     '/:id',
-    {
-      schema: {
-        params: idParams,
-        querystring: noQuery,
-        body: { type: 'object', additionalProperties: false, required: ['name', 'email'], properties: { name, email } },
-        response: { 200: user },
-      },
-    },
+    { schema: { params: idParams, querystring: noQuery, body: wholeUser, response: { 200: user } } },
     async (request) => update(request.params.id, request.body),
   );
 
@@ -154,7 +156,7 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     '/:id',
     { schema: { params: idParams, querystring: noQuery } },
     async (request, reply) => {
-      if (!repository.remove(request.params.id)) throw new NotFoundError(`No user with id ${request.params.id}`);
+      if (!repository.remove(request.params.id)) throw noSuchUser(request.params.id);
       return reply.code(204).send();
     },
   );

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Network, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_PORTS } from './images.ts';
-import { docker, type Stack, startService, startStack } from './stack.ts';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import type { StartedTestContainer } from 'testcontainers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hostUrl, startStack } from './stack.ts';
 
 /**
  * One contract, two deployments: the same requests against the gateway in front of
@@ -85,27 +85,19 @@ async function exercise(baseUrl: string): Promise<Record<string, Step>> {
   return t;
 }
 
-let stack: Stack;
-let network: StartedNetwork;
-let monolith: StartedTestContainer;
-const volume = `mslab-monolith-${randomBytes(4).toString('hex')}`;
 const transcripts: Record<string, Record<string, Step>> = {};
+const stack = fileFixture(() => startStack());
+let monolith: StartedTestContainer;
 
 beforeAll(async () => {
-  network = await new Network().start();
-  [stack, monolith] = await Promise.all([startStack(), startService('monolith', network, { publish: true, volume })]);
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  if (monolith) await docker('rm', '-f', '-v', monolith.getId()).catch(() => '');
-  await network?.stop();
-  await docker('volume', 'rm', '-f', volume).catch(() => '');
+  // The twin beside the stack; the stack removes it and its volume with everything else.
+  const volume = `mslab-monolith-${randomBytes(4).toString('hex')}`;
+  monolith = await stack.startExtra('monolith', { publish: true, volume });
 });
 
 const targets = {
   microservices: () => stack.gatewayUrl,
-  monolith: () => `http://${monolith.getHost()}:${monolith.getMappedPort(SERVICE_PORTS.monolith)}`,
+  monolith: () => hostUrl(monolith, 'monolith'),
 };
 
 describe.each(Object.keys(targets) as (keyof typeof targets)[])('the public API contract, served by %s', (target) => {

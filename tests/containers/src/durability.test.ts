@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { report, sleep } from './load.ts';
-import { docker, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
-import { upstreamTopology, waitFor } from './topology.ts';
+import { docker } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { report } from '@lab/lab-kit/load';
+import { healthyReplicas } from '@lab/lab-kit/topology';
+import { listUsers, postUser } from '@lab/lab-kit/users-api';
+import { sleep, waitFor } from '@lab/lab-kit/wait';
+import { describe, expect, it } from 'vitest';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
 const KILL_CYCLES = 20;
 const WRITERS = 6;
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ usersReplicas: 2, gatewayEnv: FAST_FAILOVER });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ usersReplicas: 2, gatewayEnv: FAST_FAILOVER }));
 
 interface Acknowledged {
   id: string;
@@ -29,12 +25,7 @@ function startWriters(gatewayUrl: string, cycle: number, acknowledged: Acknowled
       const email = `c${cycle}-w${w}-n${n}@example.org`;
       attempted++;
       try {
-        const res = await fetch(`${gatewayUrl}/api/users`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ name: `Durable ${n}`, email }),
-          signal: AbortSignal.timeout(5_000),
-        });
+        const res = await postUser(gatewayUrl, { name: `Durable ${n}`, email }, { signal: AbortSignal.timeout(5_000) });
         if (res.status === 201) {
           acknowledged.push({ id: ((await res.json()) as { id: string }).id, email });
           continue;
@@ -58,18 +49,6 @@ function startWriters(gatewayUrl: string, cycle: number, acknowledged: Acknowled
   };
 }
 
-async function listAll(gatewayUrl: string): Promise<Acknowledged[]> {
-  const all: Acknowledged[] = [];
-  let cursor: string | null = null;
-  do {
-    const res = await fetch(`${gatewayUrl}/api/users?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
-    const page = (await res.json()) as { items: Acknowledged[]; nextCursor: string | null };
-    all.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return all;
-}
-
 describe('durability: SIGKILL during concurrent writes', () => {
   it(`keeps every acknowledged user, exactly once, across ${KILL_CYCLES} kill cycles`, async () => {
     const acknowledged: Acknowledged[] = [];
@@ -85,13 +64,13 @@ describe('durability: SIGKILL during concurrent writes', () => {
       // Fresh replicas on the same volume: SQLite recovers the WAL when it opens the file.
       await Promise.all([stack.addUsersReplica(), stack.addUsersReplica()]);
       await waitFor(
-        async () => (await upstreamTopology(stack.gatewayUrl, 'users')).replicas.healthy === 2,
+        async () => (await healthyReplicas(stack.gatewayUrl, 'users')) === 2,
         15_000,
         'the gateway admitting both new replicas',
       );
     }
 
-    const stored = await listAll(stack.gatewayUrl);
+    const stored = await listUsers<Acknowledged>(stack.gatewayUrl);
     const storedIds = new Map<string, number>();
     for (const user of stored) storedIds.set(user.id, (storedIds.get(user.id) ?? 0) + 1);
     const missing = acknowledged.filter((a) => !storedIds.has(a.id));

@@ -1,28 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { report, sleep, startLoad, summarize } from './load.ts';
-import { expectSteadyLoad } from './load-assertions.ts';
-import { docker, FAST_FAILOVER, inspect, type Stack, startStack } from './stack.ts';
-import { breakerState, waitFor } from './topology.ts';
+import { docker, inspectContainer } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { report, startLoad, summarize } from '@lab/lab-kit/load';
+import { expectSteadyLoad } from '@lab/lab-kit/load-assertions';
+import { breakerState } from '@lab/lab-kit/topology';
+import { sleep, waitFor } from '@lab/lab-kit/wait';
+import { describe, expect, it } from 'vitest';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ usersReplicas: 2, gatewayEnv: FAST_FAILOVER });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ usersReplicas: 2, gatewayEnv: FAST_FAILOVER }));
 
 describe('fault isolation: every users replica crashes (SIGKILL)', () => {
   it('keeps hello at 100%, fails users fast with 503, and recovers without touching the gateway', async () => {
-    const gatewayBefore = await inspect(stack.gateway);
+    const gatewayBefore = await inspectContainer(stack.gateway.getId());
     const load = startLoad({
       baseUrl: stack.gatewayUrl,
-      routes: [
-        { name: 'hello', path: '/api/hello' },
-        { name: 'users', path: '/api/users' },
-      ],
+      routes: { hello: '/api/hello', users: '/api/users' },
       ratePerSecond: 20,
       maxDurationMs: 40_000,
       clientTimeoutMs: 5_000,
@@ -49,7 +41,7 @@ describe('fault isolation: every users replica crashes (SIGKILL)', () => {
     );
     const recoveredAt = firstOkAfterRestart?.sentAt ?? Number.POSITIVE_INFINITY;
     const recoveryMs = Math.round(recoveredAt - restartedAt);
-    const gatewayAfter = await inspect(stack.gateway);
+    const gatewayAfter = await inspectContainer(stack.gateway.getId());
 
     report('crash', {
       hello,

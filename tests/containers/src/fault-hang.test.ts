@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { docker, inspectContainer } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { describe, it } from 'vitest';
 import { expectIsolatedAndRecovered, runUsersFault } from './isolation.ts';
-import { docker, FAST_FAILOVER, inspect, type Stack, startStack } from './stack.ts';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ gatewayEnv: FAST_FAILOVER });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ gatewayEnv: FAST_FAILOVER }));
 
 describe('fault isolation: users hangs (docker pause)', () => {
   it('keeps hello at 100% and ends every users request within the timeout, then recovers', async () => {
-    const startedAt = (await inspect(stack.gateway)).State.StartedAt;
+    const startedAt = (await inspectContainer(stack.gateway.getId())).State.StartedAt;
     // A paused container still completes TCP handshakes (the kernel does that) but never answers.
     const users = stack.users.map((c) => c.getId());
     const run = await runUsersFault(stack, {

@@ -1,5 +1,5 @@
-import { GenericContainer, getContainerRuntimeClient } from 'testcontainers';
-import { imageFor, REPO_ROOT, resolveNodeImage, SERVICES } from './images.ts';
+import { buildServiceImage, requireDocker } from '@lab/lab-kit/docker';
+import { imageFor, resolveNodeImage, SERVICES } from '@lab/lab-kit/lab-env';
 
 /**
  * Runs once per `vitest run`: fails the whole suite with one clear line when
@@ -8,23 +8,12 @@ import { imageFor, REPO_ROOT, resolveNodeImage, SERVICES } from './images.ts';
  */
 export default async function setup(): Promise<void> {
   try {
-    await getContainerRuntimeClient();
+    await requireDocker();
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new Error(
-      `Container tests need a running Docker engine and none answered (${reason}). Run: eval "$(bash infra/dev/bootstrap.sh)"`,
-    );
+    throw new Error(`Container tests: ${(error as Error).message}`);
   }
-
-  const nodeImage = resolveNodeImage();
   for (const service of SERVICES) {
-    const startedAt = Date.now();
-    await GenericContainer.fromDockerfile(REPO_ROOT, `services/${service}/Dockerfile`)
-      .withBuildArgs(nodeImage ? { NODE_IMAGE: nodeImage } : {})
-      .withCache(true)
-      .build(imageFor(service), { deleteOnExit: false });
-    process.stdout.write(
-      `built ${imageFor(service)} from ${nodeImage ?? 'the Dockerfile default base'} in ${Date.now() - startedAt} ms\n`,
-    );
+    const ms = await buildServiceImage(service);
+    process.stdout.write(`built ${imageFor(service)} from ${resolveNodeImage()} in ${Math.round(ms)} ms\n`);
   }
 }

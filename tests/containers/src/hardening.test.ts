@@ -1,31 +1,18 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { composeUp } from '@lab/lab-kit/compose';
+import { inspectContainer as inspect } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { resolveNodeImage, SERVICE_PORTS } from '@lab/lab-kit/lab-env';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeProject, waitForOk } from './compose.ts';
-import { resolveNodeImage } from './images.ts';
 
 const run = promisify(execFile);
-const project = `mslab-hard-${randomBytes(3).toString('hex')}`;
-let stack: Awaited<ReturnType<typeof composeProject>>;
-let gatewayUrl: string;
+const stack = fileFixture(() => composeUp('mslab-hard', { readyPath: '/api/users' }));
 let containers: Record<'hello' | 'users' | 'gateway', string>;
 let outsider: StartedTestContainer | undefined;
 
-interface Inspected {
-  Config: { User: string };
-  HostConfig: {
-    ReadonlyRootfs: boolean;
-    CapDrop: string[] | null;
-    SecurityOpt: string[] | null;
-    PidsLimit: number | null;
-    Memory: number;
-  };
-  NetworkSettings: { Ports: Record<string, unknown[] | null>; Networks: Record<string, { IPAddress: string }> };
-}
-
-const inspect = async (id: string) => JSON.parse((await run('docker', ['inspect', id])).stdout)[0] as Inspected;
+/** A node script's output inside a container, and its exit code: the tests read both stdout and stderr. */
 const execIn = async (id: string, script: string) => {
   try {
     return {
@@ -43,17 +30,13 @@ const connectScript = (host: string, port: number) =>
   "s.on('connect',()=>{console.log('connected');s.destroy()});s.on('timeout',()=>{console.log('TIMEOUT');s.destroy()});s.on('error',e=>console.log(e.code))";
 
 beforeAll(async () => {
-  stack = await composeProject(project, { GATEWAY_PORT: '0' });
-  await stack.compose('up', '--detach');
-  gatewayUrl = await stack.url('gateway', 8080);
-  await waitForOk(`${gatewayUrl}/api/users`, 90_000);
-  const id = async (service: string) => (await stack.compose('ps', '-q', service)).trim();
+  const id = async (service: string) => (await stack.ids(service))[0] ?? '';
   containers = { hello: await id('hello'), users: await id('users'), gateway: await id('gateway') };
 });
 
+// Registered after the fixture, so it runs first: the outsider sits on the project's edge network.
 afterAll(async () => {
   await outsider?.stop();
-  await stack?.down();
 });
 
 describe('hardened containers in the real compose file', () => {
@@ -80,7 +63,7 @@ describe('hardened containers in the real compose file', () => {
 
   it('publishes no host port for hello and users', async () => {
     for (const service of ['hello', 'users'] as const) {
-      const ports = (await inspect(containers[service])).NetworkSettings.Ports;
+      const ports = (await inspect(containers[service])).NetworkSettings.Ports ?? {};
       expect(
         Object.values(ports).flatMap((b) => b ?? []),
         service,
@@ -89,29 +72,31 @@ describe('hardened containers in the real compose file', () => {
   });
 
   it('keeps hello and users inside backend: no route to the edge network', async () => {
-    const gatewayEdgeIp = (await inspect(containers.gateway)).NetworkSettings.Networks[`${project}_edge`]?.IPAddress;
+    const gatewayEdgeIp = (await inspect(containers.gateway)).NetworkSettings.Networks?.[`${stack.project}_edge`]
+      ?.IPAddress;
     expect(gatewayEdgeIp).toBeTruthy();
     for (const service of ['hello', 'users'] as const) {
-      const attempt = await execIn(containers[service], connectScript(gatewayEdgeIp as string, 8080));
+      const attempt = await execIn(containers[service], connectScript(gatewayEdgeIp as string, SERVICE_PORTS.gateway));
       expect(['ENETUNREACH', 'EHOSTUNREACH', 'TIMEOUT'], service).toContain(attempt.out);
     }
   });
 
   it('makes users unreachable except through the gateway', async () => {
     // A client on the edge network, where the outside world meets the gateway.
-    outsider = await new GenericContainer(resolveNodeImage() ?? 'node:24.21-alpine')
-      .withNetworkMode(`${project}_edge`)
+    outsider = await new GenericContainer(resolveNodeImage())
+      .withNetworkMode(`${stack.project}_edge`)
       .withCommand(['sleep', '300'])
       .withEntrypoint([])
       .start();
-    const usersBackendIp = (await inspect(containers.users)).NetworkSettings.Networks[`${project}_backend`]?.IPAddress;
+    const usersBackendIp = (await inspect(containers.users)).NetworkSettings.Networks?.[`${stack.project}_backend`]
+      ?.IPAddress;
     const byName = await outsider.exec([
       'node',
       '-e',
       "require('dns').lookup('users',e=>console.log(e?e.code:'resolved'))",
     ]);
     expect(byName.output.trim()).toMatch(/ENOTFOUND|EAI_AGAIN/);
-    const byIp = await outsider.exec(['node', '-e', connectScript(usersBackendIp as string, 8090)]);
+    const byIp = await outsider.exec(['node', '-e', connectScript(usersBackendIp as string, SERVICE_PORTS.users)]);
     expect(['ENETUNREACH', 'EHOSTUNREACH', 'TIMEOUT', 'ECONNREFUSED']).toContain(byIp.output.trim());
     const viaGateway = await outsider.exec([
       'node',

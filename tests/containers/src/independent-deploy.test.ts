@@ -1,37 +1,27 @@
-import { GenericContainer } from 'testcontainers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageFor, REPO_ROOT, resolveNodeImage } from './images.ts';
-import { report, sleep, startLoad, summarize } from './load.ts';
-import { expectSteadyLoad } from './load-assertions.ts';
-import { docker, FAST_FAILOVER, inspect, type Stack, startStack } from './stack.ts';
+import { buildServiceImage, docker, dockerHostname, inspectContainer } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { report, startLoad, summarize } from '@lab/lab-kit/load';
+import { expectSteadyLoad } from '@lab/lab-kit/load-assertions';
+import { sleep } from '@lab/lab-kit/wait';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
 const NEW_VERSION = '2.0.0';
-let stack: Stack;
 
 beforeAll(async () => {
   // "A new release": the same Dockerfile built with another version baked in, under a new tag.
-  const nodeImage = resolveNodeImage();
-  await GenericContainer.fromDockerfile(REPO_ROOT, 'services/hello/Dockerfile')
-    .withBuildArgs({ ...(nodeImage ? { NODE_IMAGE: nodeImage } : {}), SERVICE_VERSION: NEW_VERSION })
-    .withCache(true)
-    .build(imageFor('hello', NEW_VERSION), { deleteOnExit: false });
-  stack = await startStack({ usersReplicas: 2, gatewayEnv: FAST_FAILOVER });
+  await buildServiceImage('hello', { tag: NEW_VERSION, buildArgs: { SERVICE_VERSION: NEW_VERSION } });
 });
 
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ usersReplicas: 2, gatewayEnv: FAST_FAILOVER }));
 
 describe('independent deploy', () => {
   it('replaces hello with a new version while users serves on, untouched', async () => {
-    const usersBefore = await Promise.all(stack.users.map((c) => inspect(c)));
+    const usersBefore = await Promise.all(stack.users.map((c) => inspectContainer(c.getId())));
     const versionBefore = (await (await fetch(`${stack.gatewayUrl}/api/hello/uptime`)).json()) as { version: string };
     const load = startLoad({
       baseUrl: stack.gatewayUrl,
-      routes: [
-        { name: 'users', path: '/api/users' },
-        { name: 'hello', path: '/api/hello/uptime' },
-      ],
+      routes: { users: '/api/users', hello: '/api/hello/uptime' },
       ratePerSecond: 20,
       maxDurationMs: 40_000,
     });
@@ -47,7 +37,7 @@ describe('independent deploy', () => {
       version: string;
       instance: string;
     };
-    const usersAfter = await Promise.all(stack.users.map((c) => inspect(c)));
+    const usersAfter = await Promise.all(stack.users.map((c) => inspectContainer(c.getId())));
     const users = summarize(outcomes, 'users');
     report('independent-deploy', {
       users,
@@ -56,7 +46,7 @@ describe('independent deploy', () => {
     });
 
     expect(versionBefore.version).toBe('1.0.0');
-    expect(versionAfter).toMatchObject({ version: NEW_VERSION, instance: next.getId().slice(0, 12) });
+    expect(versionAfter).toMatchObject({ version: NEW_VERSION, instance: dockerHostname(next.getId()) });
     expectSteadyLoad(outcomes, 'users', 20, 0, outcomes.at(-1)?.sentAt ?? 0);
     expect(users.successRate).toBe(1);
     expect(usersAfter.map((u) => u.Id)).toEqual(usersBefore.map((u) => u.Id));

@@ -1,7 +1,9 @@
+import { inspectContainer } from '@lab/lab-kit/docker';
+import { type Outcome, report, startLoad, summarize } from '@lab/lab-kit/load';
+import { expectSteadyLoad } from '@lab/lab-kit/load-assertions';
+import { sleep } from '@lab/lab-kit/wait';
 import { expect } from 'vitest';
-import { type Outcome, report, sleep, startLoad, summarize } from './load.ts';
-import { expectSteadyLoad } from './load-assertions.ts';
-import { FAST_FAILOVER, inspect, type Stack } from './stack.ts';
+import { FAST_FAILOVER, type Stack } from './stack.ts';
 
 const RATE = 20;
 
@@ -22,10 +24,7 @@ export async function runUsersFault(
 ): Promise<FaultRun> {
   const load = startLoad({
     baseUrl: stack.gatewayUrl,
-    routes: [
-      { name: 'hello', path: '/api/hello' },
-      { name: 'users', path: '/api/users' },
-    ],
+    routes: { hello: '/api/hello', users: '/api/users' },
     ratePerSecond: RATE,
     maxDurationMs: 40_000,
     clientTimeoutMs: 8_000,
@@ -77,7 +76,7 @@ export async function expectIsolatedAndRecovered(
   }
   expect(recoveryMs).toBeLessThan(5_000);
   expect(summarize(outcomes, 'users', recovered?.sentAt ?? repairedAt).successRate).toBe(1);
-  const gateway = await inspect(stack.gateway);
+  const gateway = await inspectContainer(stack.gateway.getId());
   expect(gateway.State.StartedAt).toBe(gatewayStartedAt);
   expect(gateway.RestartCount).toBe(0);
 }

@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { composeUp } from '@lab/lab-kit/compose';
+import { docker, inspectContainer, publishedPorts, removeLabelled } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { resolveNodeImage } from '@lab/lab-kit/lab-env';
 import {
   type ExecResult,
   GenericContainer,
@@ -9,15 +13,12 @@ import {
   Wait,
 } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeProject, waitForOk } from './compose.ts';
-import { resolveNodeImage } from './images.ts';
-import { docker, inspect } from './stack.ts';
 
 const runId = randomBytes(3).toString('hex');
 // Every probe carries it, so afterAll also finds one whose start() threw after the container was created.
 const RUN_LABEL = 'lab.networks-test';
-// The base the service images are built from; the fallback is the Dockerfiles' own default.
-const PROBE_IMAGE = resolveNodeImage() ?? 'node:24.21-alpine';
+// The base the service images are built from.
+const PROBE_IMAGE = resolveNodeImage();
 const PONG_PORT = 8000;
 const PONG_SERVER = `require('http').createServer((q,s)=>s.end('pong')).listen(${PONG_PORT},()=>console.log('listening'))`;
 
@@ -74,7 +75,7 @@ const fetchText = (shell: Shell, url: string) =>
   );
 
 const networkNames = async (container: StartedTestContainer) =>
-  Object.keys((await inspect(container)).NetworkSettings.Networks ?? {});
+  Object.keys((await inspectContainer(container.getId())).NetworkSettings.Networks ?? {});
 
 /** /proc/net/route writes IPv4 addresses as little-endian hex: 010011AC is 172.17.0.1. */
 const hexToIp = (hex: string) =>
@@ -117,12 +118,8 @@ describe('networks between containers', () => {
   });
 
   afterAll(async () => {
-    try {
-      const ids = (await docker('ps', '-aq', '--filter', `label=${RUN_LABEL}=${runId}`)).split('\n').filter(Boolean);
-      if (ids.length > 0) await docker('rm', '-f', '-v', ...ids);
-    } finally {
-      await network?.stop();
-    }
+    await removeLabelled(`${RUN_LABEL}=${runId}`);
+    await network?.stop();
   });
 
   describe("Docker's default bridge", () => {
@@ -178,9 +175,8 @@ describe('networks between containers', () => {
 });
 
 describe('docker-compose.yml: backend is internal, only the gateway faces the host', () => {
-  const project = `mslab-networks-${runId}`;
-  let stack: Awaited<ReturnType<typeof composeProject>> | undefined;
-  let gatewayUrl: string;
+  // Random host ports; the images exist already, so no --build.
+  const stack = fileFixture(() => composeUp('mslab-networks'));
   interface ComposeContainer extends Shell {
     /** Network (without the project prefix) -> this container's address on it. */
     addresses: Record<string, string>;
@@ -193,33 +189,23 @@ describe('docker-compose.yml: backend is internal, only the gateway faces the ho
     return found;
   };
   const networkField = (network: string, template: string) =>
-    docker('network', 'inspect', '--format', template, `${project}_${network}`);
+    docker('network', 'inspect', '--format', template, `${stack.project}_${network}`);
 
   beforeAll(async () => {
-    // GATEWAY_PORT=0 lets Docker pick a free host port; the images exist already, so no --build.
-    stack = await composeProject(project, { GATEWAY_PORT: '0' });
-    await stack.compose('up', '--detach');
-    gatewayUrl = await stack.url('gateway', 8080);
-    await waitForOk(`${gatewayUrl}/health/ready`, 90_000);
     const client = await getContainerRuntimeClient();
-    for (const id of (await stack.compose('ps', '-q')).trim().split('\n')) {
-      const container = client.container.getById(id);
-      const info = await client.container.inspect(container);
+    for (const id of await stack.ids()) {
+      const info = await inspectContainer(id);
       services[info.Config.Labels['com.docker.compose.service'] ?? id] = {
-        exec: (command) => client.container.exec(container, command),
+        exec: (command) => client.container.exec(client.container.getById(id), command),
         addresses: Object.fromEntries(
           Object.entries(info.NetworkSettings.Networks ?? {}).map(([name, { IPAddress }]) => [
-            name.replace(`${project}_`, ''),
+            name.replace(`${stack.project}_`, ''),
             IPAddress,
           ]),
         ),
-        publishedPorts: Object.values(info.NetworkSettings.Ports ?? {}).flatMap((bindings) => bindings ?? []).length,
+        publishedPorts: publishedPorts(info),
       };
     }
-  });
-
-  afterAll(async () => {
-    await stack?.down();
   });
 
   it('declares backend internal and edge not', async () => {
@@ -255,7 +241,7 @@ describe('docker-compose.yml: backend is internal, only the gateway faces the ho
   });
 
   it('lets the host reach hello through the gateway', async () => {
-    const res = await fetch(`${gatewayUrl}/api/hello`);
+    const res = await fetch(`${stack.gatewayUrl}/api/hello`);
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/^Hello World \(TypeScript\)!/);
   });

@@ -1,34 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { report, shareByReplica, sleep, startLoad, summarize } from './load.ts';
-import { expectSteadyLoad } from './load-assertions.ts';
-import { docker, dockerHostname, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
-import { upstreamTopology } from './topology.ts';
+import { docker, dockerHostname } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { report, shareByReplica, startLoad, summarize } from '@lab/lab-kit/load';
+import { expectSteadyLoad } from '@lab/lab-kit/load-assertions';
+import { upstreamTopology } from '@lab/lab-kit/topology';
+import { createUser } from '@lab/lab-kit/users-api';
+import { sleep } from '@lab/lab-kit/wait';
+import { describe, expect, it } from 'vitest';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ usersReplicas: 3, gatewayEnv: FAST_FAILOVER });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ usersReplicas: 3, gatewayEnv: FAST_FAILOVER }));
 
 describe('replica loss under load', () => {
   it('loses no GET when one of 3 users replicas is SIGKILLed, retrying at most 20% extra', async () => {
-    const created = await fetch(`${stack.gatewayUrl}/api/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Replica Rita', email: 'rita@example.org' }),
-    });
-    const { id } = (await created.json()) as { id: string };
+    const id = await createUser(stack.gatewayUrl, { name: 'Replica Rita', email: 'rita@example.org' });
     const before = await upstreamTopology(stack.gatewayUrl, 'users');
     const load = startLoad({
       baseUrl: stack.gatewayUrl,
-      routes: [
-        { name: 'list', path: '/api/users' },
-        { name: 'read', path: `/api/users/${id}` },
-      ],
+      routes: { list: '/api/users', read: `/api/users/${id}` },
       ratePerSecond: 25,
       maxDurationMs: 30_000,
     });
@@ -58,7 +46,7 @@ describe('replica loss under load', () => {
     expectSteadyLoad(outcomes, 'read', 25, 0, outcomes.at(-1)?.sentAt ?? 0);
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
     expect(attempts / requests).toBeLessThanOrEqual(1.2);
-    expect(shareByReplica(afterKill).has(dockerHostname(victim))).toBe(false);
+    expect(shareByReplica(afterKill).has(dockerHostname(victim.getId()))).toBe(false);
     expect(shareByReplica(afterKill).size).toBe(2);
   });
 });

@@ -1,33 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { report, sleep, startLoad, summarize } from './load.ts';
-import { expectSteadyLoad } from './load-assertions.ts';
-import { docker, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
-import { upstreamTopology, waitFor } from './topology.ts';
+import { docker } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { report, startLoad, summarize } from '@lab/lab-kit/load';
+import { expectSteadyLoad } from '@lab/lab-kit/load-assertions';
+import { healthyReplicas } from '@lab/lab-kit/topology';
+import { createUser } from '@lab/lab-kit/users-api';
+import { sleep, waitFor } from '@lab/lab-kit/wait';
+import { describe, expect, it } from 'vitest';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ usersReplicas: 3, gatewayEnv: FAST_FAILOVER });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ usersReplicas: 3, gatewayEnv: FAST_FAILOVER }));
 
 describe('rolling restart of users under load', () => {
   it('replaces 3 replicas one at a time with zero failed requests', async () => {
-    const created = await fetch(`${stack.gatewayUrl}/api/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Rolling Rosa', email: 'rosa@example.org' }),
-    });
-    const { id } = (await created.json()) as { id: string };
+    const id = await createUser(stack.gatewayUrl, { name: 'Rolling Rosa', email: 'rosa@example.org' });
     const load = startLoad({
       baseUrl: stack.gatewayUrl,
-      routes: [
-        { name: 'list', path: '/api/users' },
-        { name: 'read', path: `/api/users/${id}` },
-      ],
+      routes: { list: '/api/users', read: `/api/users/${id}` },
       ratePerSecond: 20,
       maxDurationMs: 120_000,
     });
@@ -38,7 +26,7 @@ describe('rolling restart of users under load', () => {
       await docker('stop', '--time', '10', old.getId());
       await stack.addUsersReplica();
       await waitFor(
-        async () => (await upstreamTopology(stack.gatewayUrl, 'users')).replicas.healthy === 3,
+        async () => (await healthyReplicas(stack.gatewayUrl, 'users')) === 3,
         15_000,
         'three healthy users replicas again',
       );

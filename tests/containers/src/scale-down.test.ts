@@ -1,23 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { report, shareByReplica, sleep, startLoad, summarize } from './load.ts';
-import { expectSteadyLoad } from './load-assertions.ts';
-import { docker, dockerHostname, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
+import { docker, dockerHostname } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { report, shareByReplica, startLoad, summarize } from '@lab/lab-kit/load';
+import { expectSteadyLoad } from '@lab/lab-kit/load-assertions';
+import { sleep } from '@lab/lab-kit/wait';
+import { describe, expect, it } from 'vitest';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ usersReplicas: 3, gatewayEnv: FAST_FAILOVER });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ usersReplicas: 3, gatewayEnv: FAST_FAILOVER }));
 
 describe('scaling down', () => {
   it('loses no request when 2 of 3 users replicas are stopped gracefully under load', async () => {
     const load = startLoad({
       baseUrl: stack.gatewayUrl,
-      routes: [{ name: 'users', path: '/api/users' }],
+      routes: { users: '/api/users' },
       ratePerSecond: 40,
       maxDurationMs: 30_000,
     });
@@ -42,6 +37,6 @@ describe('scaling down', () => {
     expectSteadyLoad(outcomes, 'users', 40, 0, outcomes.at(-1)?.sentAt ?? 0);
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
     expect(exitCodes).toEqual(['0', '0']);
-    expect([...afterStop.keys()]).toEqual([dockerHostname(keep)]);
+    expect([...afterStop.keys()]).toEqual([dockerHostname(keep.getId())]);
   });
 });

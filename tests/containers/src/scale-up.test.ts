@@ -1,26 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { report, shareByReplica, sleep, startLoad, summarize } from './load.ts';
-import { dockerHostname, FAST_FAILOVER, type Stack, startStack } from './stack.ts';
+import { dockerHostname } from '@lab/lab-kit/docker';
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { report, shareByReplica, startLoad, summarize } from '@lab/lab-kit/load';
+import { sleep } from '@lab/lab-kit/wait';
+import { describe, expect, it } from 'vitest';
+import { FAST_FAILOVER, startStack } from './stack.ts';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ usersReplicas: 1, gatewayEnv: FAST_FAILOVER });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = fileFixture(() => startStack({ usersReplicas: 1, gatewayEnv: FAST_FAILOVER }));
 
 describe('independent scaling up', () => {
   it('spreads users over 3 replicas within the refresh interval, hello untouched at 1', async () => {
     const discoveryMs = Number(FAST_FAILOVER.DISCOVERY_INTERVAL_MS);
     const load = startLoad({
       baseUrl: stack.gatewayUrl,
-      routes: [
-        { name: 'hello', path: '/api/hello' },
-        { name: 'users', path: '/api/users' },
-      ],
+      routes: { hello: '/api/hello', users: '/api/users' },
       ratePerSecond: 25,
       maxDurationMs: 60_000,
     });
@@ -44,9 +36,10 @@ describe('independent scaling up', () => {
     });
 
     expect(shares.size).toBe(3);
-    for (const replica of stack.users) expect(shares.get(dockerHostname(replica)) ?? 0).toBeGreaterThanOrEqual(60);
+    for (const replica of stack.users)
+      expect(shares.get(dockerHostname(replica.getId())) ?? 0).toBeGreaterThanOrEqual(60);
     expect(summarize(outcomes, 'users').successRate).toBe(1);
     expect(summarize(outcomes, 'hello').successRate).toBe(1);
-    expect(new Set(hello.map((o) => o.servedBy))).toEqual(new Set([dockerHostname(stack.hello)]));
+    expect(new Set(hello.map((o) => o.servedBy))).toEqual(new Set([dockerHostname(stack.hello.getId())]));
   });
 });

@@ -1,22 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-import {
-  GenericContainer,
-  getContainerRuntimeClient,
-  Network,
-  type StartedNetwork,
-  type StartedTestContainer,
-  Wait,
-} from 'testcontainers';
-import { imageFor, SERVICE_PORTS, type ServiceName } from './images.ts';
-
-const run = promisify(execFile);
-
-/** The docker CLI, as a workshop attendee would type it: kill, pause, network disconnect... */
-export async function docker(...args: string[]): Promise<string> {
-  return (await run('docker', args)).stdout.trim();
-}
+import { docker, removeLabelled } from '@lab/lab-kit/docker';
+import { imageFor, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
+import { GenericContainer, Network, type StartedNetwork, type StartedTestContainer, Wait } from 'testcontainers';
 
 /**
  * Gateway figures for the fault tests: the documented defaults (README) scaled
@@ -31,14 +16,15 @@ export const FAST_FAILOVER: Record<string, string> = {
   BREAKER_HALF_OPEN_AFTER_MS: '1000',
 };
 
+/** On every container a stack starts, so teardown also finds one whose start() threw after it was created. */
+const RUN_LABEL = 'mslab.container-tests.run';
+
 /**
  * The same least-privilege settings as docker-compose.yml (read_only, tmpfs,
  * cap_drop, no-new-privileges, pids and memory limits), so the tests prove the
  * services work hardened. testcontainers has no setter for a read-only root
  * filesystem or a pids limit, hence the subclass.
  */
-export const MEMORY_LIMIT_MIB: Record<ServiceName, number> = { hello: 160, users: 192, gateway: 256, monolith: 256 };
-
 class HardenedContainer extends GenericContainer {
   harden(service: ServiceName): this {
     this.hostConfig.ReadonlyRootfs = true;
@@ -50,22 +36,24 @@ class HardenedContainer extends GenericContainer {
   }
 }
 
-interface ServiceOptions {
+export interface ServiceOptions {
   env?: Record<string, string>;
   publish?: boolean;
   tag?: string;
-  /** A named volume mounted at /data (users keeps its SQLite file there). */
+  /** A named volume mounted at /data (users keeps its SQLite file there); the stack removes it. */
   volume?: string;
 }
 
-/** One started service container, reachable on the test network by its service name. */
-export async function startService(
+/** One started service container, reachable on the network by its service name. */
+async function startService(
   service: ServiceName,
   network: StartedNetwork,
+  runId: string,
   { env = {}, publish = false, tag = 'dev', volume }: ServiceOptions = {},
 ): Promise<StartedTestContainer> {
   let container = new HardenedContainer(imageFor(service, tag))
     .harden(service)
+    .withLabels({ [RUN_LABEL]: runId })
     .withNetwork(network)
     .withNetworkAliases(service)
     .withEnvironment({ LOG_LEVEL: 'info', ...env })
@@ -79,7 +67,12 @@ export async function startService(
   return container.start();
 }
 
-export interface Stack {
+/** A started container's address on the host, through its mapped port. */
+export const hostUrl = (container: StartedTestContainer, service: ServiceName) =>
+  `http://${container.getHost()}:${container.getMappedPort(SERVICE_PORTS[service])}`;
+
+/** Disposing it removes every container, the network and the volumes, whatever state they are in. */
+export interface Stack extends AsyncDisposable {
   network: StartedNetwork;
   hello: StartedTestContainer;
   /** Every users replica started so far, in order. */
@@ -89,10 +82,8 @@ export interface Stack {
   gatewayUrl: string;
   /** Starts one more users replica on the same alias and volume. */
   addUsersReplica(): Promise<StartedTestContainer>;
-  /** Starts another container of a service on this network (e.g. a new version), removed by stop(). */
+  /** Starts another container of a service on this network (e.g. a new version). */
   startExtra(service: ServiceName, options?: ServiceOptions): Promise<StartedTestContainer>;
-  /** Removes every container, the network and the users volume, whatever state they are in. */
-  stop(): Promise<void>;
 }
 
 export interface StackOptions {
@@ -100,50 +91,51 @@ export interface StackOptions {
   gatewayEnv?: Record<string, string>;
 }
 
-/** hello, users and gateway on a fresh user-defined network; only the gateway publishes a port. */
+/**
+ * hello, users and gateway on a fresh user-defined network; only the gateway publishes
+ * a port. If any of it fails to start, what did start is removed before the error.
+ */
 export async function startStack({ usersReplicas = 1, gatewayEnv = {} }: StackOptions = {}): Promise<Stack> {
+  await using cleanup = new AsyncDisposableStack();
+  const runId = randomBytes(4).toString('hex');
+  const volumes = [`mslab-users-${runId}`];
+  // Disposed last in, first out: containers, then the network, then the volumes they used.
+  cleanup.defer(async () => {
+    for (const volume of volumes) await docker('volume', 'rm', '-f', volume).catch(() => '');
+  });
   const network = await new Network().start();
-  const volume = `mslab-users-${randomBytes(4).toString('hex')}`;
+  cleanup.defer(() =>
+    network.stop().then(
+      () => {},
+      () => {},
+    ),
+  );
+  // `docker rm -f` works on running, paused, stopped and disconnected containers alike.
+  cleanup.defer(() => removeLabelled(`${RUN_LABEL}=${runId}`));
+
   const users: StartedTestContainer[] = [];
-  const extra: StartedTestContainer[] = [];
   const addUsersReplica = async () => {
-    const replica = await startService('users', network, { volume });
+    const replica = await startService('users', network, runId, { volume: volumes[0] });
     users.push(replica);
     return replica;
   };
   const [hello] = await Promise.all([
-    startService('hello', network),
+    startService('hello', network, runId),
     ...Array.from({ length: usersReplicas }, () => addUsersReplica()),
   ]);
-  const gateway = await startService('gateway', network, { publish: true, env: gatewayEnv });
-  const gatewayUrl = `http://${gateway.getHost()}:${gateway.getMappedPort(SERVICE_PORTS.gateway)}`;
+  const gateway = await startService('gateway', network, runId, { publish: true, env: gatewayEnv });
+  const owned = cleanup.move();
   return {
     network,
     hello,
     users,
     gateway,
-    gatewayUrl,
+    gatewayUrl: hostUrl(gateway, 'gateway'),
     addUsersReplica,
-    async startExtra(service, options) {
-      const container = await startService(service, network, options);
-      extra.push(container);
-      return container;
+    startExtra(service, options = {}) {
+      if (options.volume) volumes.push(options.volume);
+      return startService(service, network, runId, options);
     },
-    async stop() {
-      // `docker rm -f` works on running, paused, stopped and disconnected containers alike.
-      const ids = [gateway, hello, ...users, ...extra].map((c) => c.getId());
-      await docker('rm', '-f', '-v', ...ids).catch(() => '');
-      await network.stop().catch(() => {});
-      await docker('volume', 'rm', '-f', volume).catch(() => '');
-    },
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
 }
-
-/** `docker inspect` of a container, through the same client testcontainers uses. */
-export async function inspect(container: StartedTestContainer) {
-  const client = await getContainerRuntimeClient();
-  return client.container.inspect(client.container.getById(container.getId()));
-}
-
-/** Docker names a container's host after the first 12 characters of its id. */
-export const dockerHostname = (container: StartedTestContainer) => container.getId().slice(0, 12);

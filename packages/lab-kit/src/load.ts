@@ -23,8 +23,10 @@ export interface Outcome {
 }
 
 export interface LoadOptions {
-  baseUrl: string;
-  routes: Route[];
+  /** Prefixed to every route's path; empty when the paths are whole URLs. */
+  baseUrl?: string;
+  /** Routes, or GET paths by route name. */
+  routes: Route[] | Record<string, string>;
   /** Requests per second, per route. */
   ratePerSecond: number;
   maxDurationMs: number;
@@ -41,7 +43,7 @@ export interface Load {
 }
 
 export function startLoad({
-  baseUrl,
+  baseUrl = '',
   routes,
   ratePerSecond,
   maxDurationMs,
@@ -50,6 +52,7 @@ export function startLoad({
   const startedAt = performance.now();
   const now = () => performance.now() - startedAt;
   const outcomes: Outcome[] = [];
+  const targets = Array.isArray(routes) ? routes : Object.entries(routes).map(([name, path]) => ({ name, path }));
   const pending = new Set<Promise<void>>();
 
   const send = (route: Route) => {
@@ -88,7 +91,7 @@ export function startLoad({
 
   const timer = setInterval(() => {
     if (now() >= maxDurationMs) return clearInterval(timer);
-    for (const route of routes) send(route);
+    for (const route of targets) send(route);
   }, 1000 / ratePerSecond);
 
   return {
@@ -101,8 +104,6 @@ export function startLoad({
     },
   };
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface RouteSummary {
   count: number;
@@ -150,7 +151,7 @@ export function sentOnSchedule(
 }
 
 /** How many of the outcomes each replica served, by x-served-by. */
-export function shareByReplica(outcomes: Outcome[]): Map<string, number> {
+export function shareByReplica(outcomes: Pick<Outcome, 'servedBy'>[]): Map<string, number> {
   const shares = new Map<string, number>();
   for (const o of outcomes) if (o.servedBy) shares.set(o.servedBy, (shares.get(o.servedBy) ?? 0) + 1);
   return shares;

@@ -1,6 +1,12 @@
-// Exported as @lab/users/testing/fuzz-requests: the container tests fuzz the real gateway with the same generators.
+// The users service's unit tests, the monolith's and the container tests fuzz with the same generators.
 import fc from 'fast-check';
-import type { UsersRepository } from './users-repository.ts';
+import { expect } from 'vitest';
+
+/** What databaseSnapshot reads of the users service's repository. */
+interface ListableRepository {
+  counts(): unknown;
+  list(query: { limit: number }): { items: unknown[] };
+}
 
 /** Generators of hostile HTTP requests for the users service, shared by the in-process and over-HTTP fuzz tests. */
 
@@ -262,7 +268,7 @@ export function fuzzRequest(knownIds: readonly string[]): fc.Arbitrary<FuzzReque
 }
 
 /** Everything a refused request must not change: every row's content, and how many keys were recorded. */
-export function databaseSnapshot(repository: UsersRepository): string {
+export function databaseSnapshot(repository: ListableRepository): string {
   return JSON.stringify([repository.counts(), repository.list({ limit: 1_000_000 }).items]);
 }
 
@@ -283,4 +289,53 @@ export function contractBreach(
   const problem = JSON.parse(body) as { status?: unknown; code?: unknown };
   if (problem.status !== status || typeof problem.code !== 'string') return `malformed problem: ${body.slice(0, 200)}`;
   return undefined;
+}
+
+export interface FuzzAnswer {
+  status: number;
+  contentType: string | string[] | undefined;
+  body: string;
+}
+
+export interface FuzzTally {
+  requests: number;
+  fiveXx: number;
+}
+
+/**
+ * The property every deployment of users must hold under fuzzed requests: no answer
+ * breaks the contract, and a refused request leaves `snapshot()` as it was.
+ * `onDone` gets the tally whether or not the property held.
+ */
+export async function expectFuzzContract({
+  knownIds,
+  runs,
+  send,
+  snapshot,
+  onDone,
+}: {
+  knownIds: readonly string[];
+  runs: number;
+  send(request: FuzzRequest): Promise<FuzzAnswer>;
+  snapshot(): Promise<string> | string;
+  onDone?(tally: FuzzTally): void;
+}): Promise<FuzzTally> {
+  const tally: FuzzTally = { requests: 0, fiveXx: 0 };
+  try {
+    await fc.assert(
+      fc.asyncProperty(fuzzRequest(knownIds), async (request) => {
+        const before = await snapshot();
+        const answer = await send(request);
+        tally.requests++;
+        if (answer.status >= 500) tally.fiveXx++;
+        const where = `${request.method} ${request.url.slice(0, 120)}`;
+        expect(contractBreach(request.method, answer), where).toBeUndefined();
+        if (answer.status >= 400) expect(await snapshot(), where).toBe(before);
+      }),
+      { seed: FUZZ_SEED, numRuns: runs },
+    );
+  } finally {
+    onDone?.(tally);
+  }
+  return tally;
 }

@@ -1,6 +1,4 @@
-import { sleep } from './load.ts';
-
-interface UpstreamTopology {
+export interface UpstreamTopology {
   name: string;
   breaker: string;
   requests: number;
@@ -21,12 +19,5 @@ export async function upstreamTopology(gatewayUrl: string, upstream: string): Pr
 export const breakerState = async (gatewayUrl: string, upstream: string) =>
   (await upstreamTopology(gatewayUrl, upstream)).breaker;
 
-/** Polls `condition` every 100 ms; throws if it is still false after `timeoutMs`. */
-export async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-}
+export const healthyReplicas = async (gatewayUrl: string, upstream: string) =>
+  (await upstreamTopology(gatewayUrl, upstream)).replicas.healthy;

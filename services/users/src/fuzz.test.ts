@@ -2,18 +2,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  databaseSnapshot,
+  expectFuzzContract,
+  FUZZ_SEED,
+  type FuzzAnswer,
+  type FuzzRequest,
+} from '@lab/lab-kit/fuzz-requests';
 import fc from 'fast-check';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
 import { loadUsersConfig } from './config.ts';
-import { contractBreach, databaseSnapshot, FUZZ_SEED, fuzzRequest } from './fuzz-requests.ts';
 import { createSqliteUsersRepository, type UsersRepository } from './users-repository.ts';
 
 /**
- * The same fuzzing as fuzz-inject.test.ts, over a real socket: Node's HTTP parser,
- * header limits and connection handling run too, which `inject` skips.
+ * The same fuzzing twice: in-process with `inject` (fast, many runs), then over a real
+ * socket, where Node's HTTP parser, header limits and connection handling run too.
  */
+const INJECT_RUNS = 4000;
 const RUNS = 1500;
 const RAW_RUNS = 300;
 
@@ -25,7 +32,7 @@ let client: Client;
 let knownIds: string[];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'users-fuzz-http-'));
+  dataDir = mkdtempSync(join(tmpdir(), 'users-fuzz-'));
   const config = loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INSTANCE_NAME: 'users-fuzz-http' });
   repository = createSqliteUsersRepository(config);
   app = buildApp(config, { repository });
@@ -61,35 +68,47 @@ function sendRaw(bytes: Buffer): Promise<string> {
   });
 }
 
-describe('users under fuzzed requests, over HTTP', () => {
-  it('never answers 5xx or leaks internals, and no refused request changes the database', async () => {
-    const tally = { requests: 0, fiveXx: 0 };
-    try {
-      await fc.assert(
-        fc.asyncProperty(fuzzRequest(knownIds), async ({ method, url, headers, body }) => {
-          const before = databaseSnapshot(repository);
-          const res = await client.request({ method, path: url, headers, ...(body ? { body } : {}) });
-          const text = await res.body.text();
-          tally.requests++;
-          if (res.statusCode >= 500) tally.fiveXx++;
-          const breach = contractBreach(method, {
-            status: res.statusCode,
-            contentType: res.headers['content-type'],
-            body: text,
-          });
-          expect(breach, `${method} ${url.slice(0, 120)}`).toBeUndefined();
-          if (res.statusCode >= 400)
-            expect(databaseSnapshot(repository), `${method} ${url.slice(0, 120)}`).toBe(before);
-        }),
-        { seed: FUZZ_SEED, numRuns: RUNS },
-      );
-    } finally {
-      figures('users-fuzz-http', tally);
-    }
-    expect(tally.requests).toBeGreaterThanOrEqual(RUNS);
-    expect((await client.request({ method: 'GET', path: '/health/live' })).statusCode).toBe(200);
-  }, 60_000);
+const ways: {
+  way: string;
+  runs: number;
+  send: (request: FuzzRequest) => Promise<FuzzAnswer>;
+  live(): Promise<number>;
+}[] = [
+  {
+    way: 'in-process',
+    runs: INJECT_RUNS,
+    send: async ({ method, url, headers, body }) => {
+      const res = await app.inject({ method: method as 'GET', url, headers, ...(body ? { payload: body } : {}) });
+      return { status: res.statusCode, contentType: res.headers['content-type'], body: res.body };
+    },
+    live: async () => (await app.inject({ url: '/health/live' })).statusCode,
+  },
+  {
+    way: 'over HTTP',
+    runs: RUNS,
+    send: async ({ method, url, headers, body }) => {
+      const res = await client.request({ method, path: url, headers, ...(body ? { body } : {}) });
+      return { status: res.statusCode, contentType: res.headers['content-type'], body: await res.body.text() };
+    },
+    live: async () => (await client.request({ method: 'GET', path: '/health/live' })).statusCode,
+  },
+];
 
+describe.each(ways)('users under fuzzed requests, $way', ({ way, runs, send, live }) => {
+  it('never answers 5xx or leaks internals, and no refused request changes the database', async () => {
+    const tally = await expectFuzzContract({
+      knownIds,
+      runs,
+      send,
+      snapshot: () => databaseSnapshot(repository),
+      onDone: (done) => figures(way === 'in-process' ? 'users-fuzz-inject' : 'users-fuzz-http', done),
+    });
+    expect(tally.requests).toBeGreaterThanOrEqual(runs);
+    expect(await live()).toBe(200);
+  }, 60_000);
+});
+
+describe('users under fuzzed bytes, over HTTP', () => {
   it('answers bytes that are not quite HTTP with a 4xx problem+json, or closes, and stays up', async () => {
     const tally = { requests: 0, fiveXx: 0 };
     const headerLine = fc.oneof(

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+let dotenv: Record<string, string> | undefined;
+
+/** The repo's .env as compose reads it: KEY=value lines, `#` comments, optional quotes. */
+function readDotenv(): Record<string, string> {
+  dotenv ??= Object.fromEntries(
+    readFileSync(`${REPO_ROOT}.env`, 'utf8')
+      .split('\n')
+      .map((line) => /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line))
+      .filter((match) => match !== null)
+      .map(([, key = '', value = '']) => [key, value.trim().replace(/^(['"])(.*)\1$/, '$2')]),
+  );
+  return dotenv;
+}
+
+/** A lab setting: the environment's value, else the repo's .env line, as compose resolves it. */
+export function labSetting(key: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[key] || readDotenv()[key];
+  if (!value) throw new Error(`${key} is set neither in the environment nor in ${REPO_ROOT}.env`);
+  return value;
+}
+
+/** The base image the Dockerfiles build FROM. */
+export const resolveNodeImage = (env: NodeJS.ProcessEnv = process.env) => labSetting('NODE_IMAGE', env);
+
+export const SERVICES = ['hello', 'users', 'gateway', 'monolith'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** A lab image name, e.g. `microservices-lab/bench-loadgen:dev`. */
+export const labImage = (name: string, tag = labSetting('IMAGE_TAG')) =>
+  `${labSetting('IMAGE_NAMESPACE')}/${name}:${tag}`;
+
+/** The tag compose uses too, so compose starts from the images the tests and benchmarks build. */
+export const imageFor = (service: ServiceName, tag?: string) => labImage(service, tag);
+
+const listenPort = (service: ServiceName) => Number(labSetting(`${service.toUpperCase()}_LISTEN_PORT`));
+
+/** The port each service listens on inside its container. */
+export const SERVICE_PORTS: Readonly<Record<ServiceName, number>> = Object.freeze(
+  Object.fromEntries(SERVICES.map((service) => [service, listenPort(service)])) as Record<ServiceName, number>,
+);
+
+/** The host ports a plain `docker compose up` publishes. */
+export const HOST_PORTS = Object.freeze({
+  gateway: Number(labSetting('GATEWAY_PORT')),
+  monolith: Number(labSetting('MONOLITH_PORT')),
+});
+
+/** docker-compose.yml's mem_limit for each service, which the tests and benchmarks apply too. */
+export const MEMORY_LIMIT_MIB: Readonly<Record<ServiceName, number>> = {
+  hello: 160,
+  users: 192,
+  gateway: 256,
+  monolith: 256,
+};
