@@ -39,7 +39,11 @@ async function listen(app: FastifyInstance | Express, { port, host }: ServiceSet
     return { close: () => app.close() };
   }
   const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    // EADDRINUSE and friends reject, as Fastify's listen does, instead of an unhandled 'error'.
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
   return {
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
