@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { imageFor, labSetting, REPO_ROOT, resolveNodeImage, SERVICE_PORTS } from './lab-env.ts';
+import { imageFor, labSetting, MEMORY_LIMIT_MIB, REPO_ROOT, resolveNodeImage, SERVICE_PORTS } from './lab-env.ts';
 
 it('reads the settings from the repo .env, and lets the environment win', () => {
   expect(labSetting('IMAGE_TAG', {})).toBe('dev');
@@ -8,6 +8,7 @@ it('reads the settings from the repo .env, and lets the environment win', () => 
   expect(resolveNodeImage({})).toMatch(/(^|\/)node:24[.-]/);
   expect(resolveNodeImage({ NODE_IMAGE: 'example/node:24' })).toBe('example/node:24');
   expect(SERVICE_PORTS).toEqual({ hello: 8070, users: 8090, gateway: 8080, monolith: 8060 });
+  expect(MEMORY_LIMIT_MIB).toEqual({ hello: 160, users: 192, gateway: 256, monolith: 256 });
   expect(imageFor('users', '2.0.0')).toBe('microservices-lab/users:2.0.0');
 });
 
@@ -17,5 +18,5 @@ it('names a missing setting in one line', () => {
 
 it('leaves docker-compose.yml no default of its own for what .env defines', () => {
   const compose = readFileSync(`${REPO_ROOT}docker-compose.yml`, 'utf8').replace(/#.*$/gm, '');
-  expect(compose).not.toMatch(/node:24|:-80\d\d|\b80[6-9]0\b/);
+  expect(compose).not.toMatch(/node:24|:-80\d\d|\b80[6-9]0\b|mem_limit: \d/);
 });

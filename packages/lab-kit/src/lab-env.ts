@@ -51,9 +51,8 @@ export const HOST_PORTS = Object.freeze({
 });
 
 /** docker-compose.yml's mem_limit for each service, which the tests and benchmarks apply too. */
-export const MEMORY_LIMIT_MIB: Readonly<Record<ServiceName, number>> = {
-  hello: 160,
-  users: 192,
-  gateway: 256,
-  monolith: 256,
-};
+export const MEMORY_LIMIT_MIB: Readonly<Record<ServiceName, number>> = Object.freeze(
+  Object.fromEntries(
+    SERVICES.map((service) => [service, Number(labSetting(`${service.toUpperCase()}_MEMORY_LIMIT_MIB`))]),
+  ) as Record<ServiceName, number>,
+);
