@@ -16,7 +16,7 @@ export function buildApp(config: MonolithConfig, deps: Partial<ServiceDeps> = {}
   // One process, one readiness: users adds its database check to this Health, and
   // draining turns the whole monolith unready at once.
   const { logger, health } = serviceDeps(config, deps);
-  const app = createFastifyApp({ logger, health, bodyLimit: config.users.bodyLimitBytes });
+  const app = createFastifyApp({ logger, health, bodyLimit: config.bodyLimitBytes });
 
   app.register(users, { prefix: '/api/users', config: config.users, health });
 
