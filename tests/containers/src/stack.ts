@@ -119,10 +119,10 @@ export async function startStack({ usersReplicas = 1, gatewayEnv = {} }: StackOp
     users.push(replica);
     return replica;
   };
-  const [hello] = await Promise.all([
-    startService('hello', network, runId),
-    ...Array.from({ length: usersReplicas }, () => addUsersReplica()),
-  ]);
+  // The first replica alone: Docker fills a new named volume from the image's /data (owner
+  // included) on its first mount, and a replica mounting it meanwhile can find it root-owned.
+  const [hello] = await Promise.all([startService('hello', network, runId), addUsersReplica()]);
+  await Promise.all(Array.from({ length: usersReplicas - 1 }, () => addUsersReplica()));
   const gateway = await startService('gateway', network, runId, { publish: true, env: gatewayEnv });
   const owned = cleanup.move();
   return {
