@@ -133,6 +133,19 @@ describe('gateway config', () => {
     );
   });
 
+  it('rejects an upstream URL with a query string or fragment with one line naming it', () => {
+    expect(() => loadGatewayConfig({ USERS_URL: 'http://monolith:8060/api/users?x=1' })).toThrow(
+      'USERS_URL must be an http(s) URL without a query string or fragment (got "http://monolith:8060/api/users?x=1")',
+    );
+    expect(() => loadGatewayConfig({ HELLO_URL: 'http://monolith:8060/api/hello#top' })).toThrow(/^HELLO_URL must be/);
+    expect(() => loadGatewayConfig({ HELLO_URL: 'http://monolith:8060/?' })).toThrow(/^HELLO_URL must be/);
+  });
+
+  it('keeps a base path in an upstream URL, without its trailing slash', () => {
+    const { upstreams } = loadGatewayConfig({ USERS_URL: 'http://monolith:8060/api/users/' });
+    expect(upstreams.map((u) => u.baseUrl)).toEqual(['http://hello:8070', 'http://monolith:8060/api/users']);
+  });
+
   it('defaults upstreams to the compose service names', () => {
     expect(loadGatewayConfig({}).upstreams.map((u) => u.baseUrl)).toEqual(['http://hello:8070', 'http://users:8090']);
   });

@@ -6,11 +6,30 @@ export interface UpstreamConfig {
   name: string;
   /** Public path prefix, stripped before forwarding: /api/users/42 reaches users as /42. */
   prefix: string;
+  /** An origin, or an origin and a base path that replaces the prefix (`http://monolith:8060/api/users`). */
   baseUrl: string;
 }
 
 const isHttpOrigin = (value: string) =>
   URL.canParse(value) && /^https?:$/.test(new URL(value).protocol) && new URL(value).origin === value;
+
+/**
+ * Where an upstream listens: an origin, optionally with a base path, as in nginx's
+ * `proxy_pass`. A query or fragment has nowhere to go on a forwarded request, so it
+ * stops the start rather than being dropped.
+ */
+function readUpstreamUrl(read: ConfigReader, name: string, fallback: string): string {
+  const url = read.httpUrl(name, fallback);
+  // In a serialised URL `?` and `#` only ever start the query and the fragment, empty ones included.
+  if (/[?#]/.test(url)) {
+    throw new ConfigError(
+      name,
+      'must be an http(s) URL without a query string or fragment',
+      read.string(name, fallback),
+    );
+  }
+  return url;
+}
 
 /** A comma-separated list of exact origins (`https://app.example.org`); empty means CORS stays off. */
 function readOrigins(read: ConfigReader, name: string): string[] {
@@ -31,8 +50,8 @@ export function loadGatewayConfig(env: Env) {
   return parseConfig(env, (read) => ({
     ...readServiceSettings(read, { service: 'gateway', port: 8080, version: pkg.version }),
     upstreams: [
-      { name: 'hello', prefix: '/api/hello', baseUrl: read.httpUrl('HELLO_URL', 'http://hello:8070') },
-      { name: 'users', prefix: '/api/users', baseUrl: read.httpUrl('USERS_URL', 'http://users:8090') },
+      { name: 'hello', prefix: '/api/hello', baseUrl: readUpstreamUrl(read, 'HELLO_URL', 'http://hello:8070') },
+      { name: 'users', prefix: '/api/users', baseUrl: readUpstreamUrl(read, 'USERS_URL', 'http://users:8090') },
     ] satisfies UpstreamConfig[],
     resilience: {
       connectTimeoutMs: read.integer('UPSTREAM_CONNECT_TIMEOUT_MS', 1000, { min: 1, max: 60_000 }),

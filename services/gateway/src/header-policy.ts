@@ -49,7 +49,8 @@ export interface ForwardedFor {
   clientIp: string;
   protocol: string;
   host: string;
-  prefix: string;
+  /** Sent as x-forwarded-prefix unless undefined (an upstream whose URL has a base path). */
+  prefix: string | undefined;
 }
 
 /**
@@ -75,9 +76,8 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, forwarded: 
     forwarded.protocol,
     'x-forwarded-host',
     forwarded.host,
-    FORWARDED_PREFIX_HEADER,
-    forwarded.prefix,
   );
+  if (forwarded.prefix !== undefined) out.push(FORWARDED_PREFIX_HEADER, forwarded.prefix);
   return out;
 }
 

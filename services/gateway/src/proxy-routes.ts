@@ -66,7 +66,7 @@ export async function proxyRoutes(
           clientIp: request.ip,
           protocol: request.protocol,
           host: request.host,
-          prefix: upstream.prefix,
+          prefix: upstream.forwardedPrefix,
         }),
         body: Buffer.isBuffer(body)
           ? body

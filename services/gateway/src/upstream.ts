@@ -59,7 +59,14 @@ export class Upstream {
   readonly name: string;
   readonly prefix: string;
   readonly baseUrl: string;
+  /**
+   * The `x-forwarded-prefix` to send: the prefix the upstream does not see. None when
+   * the URL has a base path: the upstream then sees a public path and builds links from it.
+   */
+  readonly forwardedPrefix: string | undefined;
   readonly responseTimeoutMs: number;
+  /** The URL's path without a trailing slash, '' for an origin alone. */
+  readonly #basePath: string;
   readonly #settings: UpstreamSettings;
   readonly #pool: ReplicaPool;
   readonly #breaker: CircuitBreaker;
@@ -93,6 +100,9 @@ export class Upstream {
       onStateChange: (breaker) => logger.warn({ upstream: this.name, breaker }, 'circuit breaker changed state'),
     });
     const url = new URL(settings.baseUrl);
+    this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.forwardedPrefix = this.#basePath === '' ? settings.prefix : undefined;
+    // Probes and discovery go to the origin: readiness is the process's, whatever path it serves the API under.
     this.#pool = new ReplicaPool({
       ...settings,
       host: url.hostname,
@@ -114,9 +124,14 @@ export class Upstream {
     return this.#pool.start();
   }
 
-  /** The path the upstream sees for a public URL: the prefix is stripped. */
+  /**
+   * The path the upstream sees for a public URL: the prefix stripped (`/api/users` is
+   * `/`), or replaced by the base path with nothing added (under base path `/api/users`,
+   * `/api/users?limit=1` stays `/api/users?limit=1`: Fastify's prefixed `/` route answers it).
+   */
   upstreamPath(publicUrl: string): string {
-    return pathBelowPrefix(this.prefix, publicUrl);
+    const basePath = this.#basePath;
+    return basePath === '' ? pathBelowPrefix(this.prefix, publicUrl) : basePath + publicUrl.slice(this.prefix.length);
   }
 
   /** Admits a request (bulkhead, then breaker) and sends its first attempt. */
