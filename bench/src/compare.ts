@@ -1,20 +1,23 @@
 import { imageBytes, memoryMiB } from '@lab/lab-kit/docker';
 import { imageFor, resolveNodeImage, SERVICES } from '@lab/lab-kit/lab-env';
+import { LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
+import { spread } from '@lab/lab-kit/stats';
 import { sleep } from '@lab/lab-kit/wait';
 import { type BenchContext, benchBuild, buildImages, runBench, serviceBuilds } from './bench-run.ts';
-import { blastRadiusNote, measureBlastRadius } from './blast-radius.ts';
+import { type BlastRadius, blastRadiusNote, measureBlastRadius } from './blast-radius.ts';
 import {
   CPU_LAYOUT,
   type Deployment,
   PORTS,
-  seedUsers,
+  seedDeployment,
   startLoadgen,
   startMicroservices,
   startMonolith,
 } from './deployments.ts';
-import { type Figures, measureSideBySide, type Target } from './measure.ts';
+import { type Figures, measureSideBySide, OPEN_LOOP_CONNECTIONS, type Target } from './measure.ts';
 import type { Report, Row, Table } from './report.ts';
-import { type Container, LOADGEN_IMAGE, setCpuset } from './session.ts';
+import { measureScaling } from './scaling.ts';
+import { type Container, setCpuset } from './session.ts';
 
 interface Route {
   name: string;
@@ -50,13 +53,25 @@ async function compare(context: BenchContext): Promise<Report> {
   await session.createNetwork();
   const loadgen = await startLoadgen(session);
 
-  // One after the other, so neither cold start competes with the other for the core.
+  // One after the other, so neither cold start competes with the other for the core. The
+  // first samples are started and removed again; the last pair is the one measured below.
+  const coldStarts: Record<'microservices' | 'monolith', number[]> = { microservices: [], monolith: [] };
+  for (let sample = 1; sample < options.samples; sample++) {
+    for (const start of [startMicroservices, startMonolith]) {
+      const deployment = await start(session, `-cold${sample}`);
+      coldStarts[deployment.name as keyof typeof coldStarts].push(deployment.coldStartMs);
+      await session.remove(deployment.containers);
+    }
+  }
   const micro = await startMicroservices(session);
-  log(`microservices healthy in ${Math.round(micro.coldStartMs)} ms`);
   const mono = await startMonolith(session);
-  log(`monolith healthy in ${Math.round(mono.coldStartMs)} ms`);
+  coldStarts.microservices.push(micro.coldStartMs);
+  coldStarts.monolith.push(mono.coldStartMs);
+  log(
+    `cold starts: microservices ${coldStarts.microservices.map(Math.round).join(', ')} ms; monolith ${coldStarts.monolith.map(Math.round).join(', ')} ms`,
+  );
   const deployments: Deployment[] = [micro, mono];
-  const ids = await Promise.all(deployments.map((d) => seedUsers(d, SEEDED_USERS)));
+  const ids = await Promise.all(deployments.map((d) => seedDeployment(d, SEEDED_USERS)));
 
   await sleep(1000);
   const containersMiB = (containers: Container[]) => memoryMiB(containers.map((c) => c.id));
@@ -83,11 +98,17 @@ async function compare(context: BenchContext): Promise<Report> {
     saturated[route.name] = figures;
     saturation.rows.push(...loadRows(route.name, figures));
   }
+  const pacedOptions = { ...options, warmupS: 0, connections: OPEN_LOOP_CONNECTIONS };
   for (const route of ROUTES) {
     const rate = Math.max(1, Math.round(0.5 * (saturated[route.name]?.[1]?.rps ?? 0)));
     log(`fixed rate: ${route.name} at ${rate} req/s`);
-    const targets = deployments.map((d, i) => ({ baseUrl: d.baseUrl, rate, ...route.target(ids[i] ?? []) }));
-    const figures = await measureSideBySide(loadgen, targets, { ...options, warmupS: 0 });
+    const targets = deployments.map((d, i) => ({
+      baseUrl: d.baseUrl,
+      rate,
+      paced: true,
+      ...route.target(ids[i] ?? []),
+    }));
+    const figures = await measureSideBySide(loadgen, targets, pacedOptions);
     fixedRate.rows.push({ label: `${route.name} rate`, unit: 'req/s', values: [rate, rate] });
     fixedRate.rows.push(...loadRows(route.name, figures, false));
     fixedRate.rows.push({ label: `${route.name} achieved`, unit: 'req/s', values: figures.map((f) => f.rps) });
@@ -101,8 +122,8 @@ async function compare(context: BenchContext): Promise<Report> {
     [
       { baseUrl: `http://hello:${PORTS.hello}`, method: 'GET', path: '/' },
       { baseUrl: micro.baseUrl, method: 'GET', path: '/api/hello' },
-    ].map((target): Target => ({ ...target, method: 'GET', rate: hopRate })),
-    { ...options, warmupS: 0 },
+    ].map((target): Target => ({ ...target, method: 'GET', rate: hopRate, paced: true })),
+    pacedOptions,
   )) as [Figures, Figures];
   const hop: Table = {
     title: `One network hop: hello directly vs through the gateway, at ${hopRate} req/s`,
@@ -115,64 +136,60 @@ async function compare(context: BenchContext): Promise<Report> {
     })),
   };
 
-  log('blast radius: SIGKILL users (microservices) and the monolith process, at the same time');
+  log(
+    `blast radius: SIGKILL users (microservices) and the monolith process, at the same time, ${options.samples} times`,
+  );
   // The load generator is idle meanwhile, so each deployment gets a core of its own and both run at once.
   await setCpuset(micro.containers, CPU_LAYOUT.loadgen);
-  const [microBlast, monoBlast] = await Promise.all([
-    measureBlastRadius(
-      micro,
-      micro.users,
-      ids[0]?.[0] ?? '',
-      options.blastWindowS,
-      `${micro.users[0]?.hostUrl}/health/ready`,
-    ),
-    measureBlastRadius(mono, mono.containers, ids[1]?.[0] ?? '', options.blastWindowS, `${mono.hostUrl}/health/ready`),
-  ]);
+  const blasts: { microservices: BlastRadius[]; monolith: BlastRadius[] } = { microservices: [], monolith: [] };
+  for (let sample = 0; sample < options.samples; sample++) {
+    // Docker doubles its restart delay for a container that crashes again within 10 s of its last start.
+    if (sample > 0) await sleep(3000);
+    const [microBlast, monoBlast] = await Promise.all([
+      measureBlastRadius(
+        micro,
+        micro.users,
+        ids[0]?.[0] ?? '',
+        options.blastWindowS,
+        `${micro.users[0]?.hostUrl}/health/ready`,
+      ),
+      measureBlastRadius(
+        mono,
+        mono.containers,
+        ids[1]?.[0] ?? '',
+        options.blastWindowS,
+        `${mono.hostUrl}/health/ready`,
+      ),
+    ]);
+    blasts.microservices.push(microBlast);
+    blasts.monolith.push(monoBlast);
+  }
   await setCpuset(micro.containers, CPU_LAYOUT.deployment);
+  const spreadRows = (label: string, unit: Row['unit'], samples: [number[], number[]]): Row[] => {
+    const [m, o] = samples.map(spread) as [ReturnType<typeof spread>, ReturnType<typeof spread>];
+    return [
+      { label: `${label}, median`, unit, values: [m.median, o.median] },
+      { label: `${label}, min`, unit, values: [m.min, o.min] },
+      { label: `${label}, max`, unit, values: [m.max, o.max] },
+    ];
+  };
+  const blastRows = (label: string, unit: Row['unit'], pick: (b: BlastRadius) => number) =>
+    spreadRows(label, unit, [blasts.microservices.map(pick), blasts.monolith.map(pick)]);
   const blast: Table = {
-    title: `Blast radius: SIGKILL users (microservices) vs the monolith process, next ${options.blastWindowS} s`,
+    title: `Blast radius: SIGKILL users (microservices) vs the monolith process, next ${options.blastWindowS} s, ${options.samples} crashes each`,
     columns: SIDES,
     ratios: [],
     rows: [
-      { label: 'hello availability', unit: '%', values: [microBlast.helloAvailability, monoBlast.helloAvailability] },
-      { label: 'users availability', unit: '%', values: [microBlast.usersAvailability, monoBlast.usersAvailability] },
-      { label: 'users answers again after', unit: 'ms', values: [microBlast.usersBackMs, monoBlast.usersBackMs] },
-      { label: 'last users failure after', unit: 'ms', values: [microBlast.usersSteadyMs, monoBlast.usersSteadyMs] },
-      {
-        label: 'users answers again, after the service is ready',
-        unit: 'ms',
-        values: [microBlast.usersBackAfterReadyMs, monoBlast.usersBackAfterReadyMs],
-      },
+      ...blastRows('hello availability', '%', (b) => b.helloAvailability),
+      ...blastRows('users availability', '%', (b) => b.usersAvailability),
+      ...blastRows('users answers again after', 'ms', (b) => b.usersBackMs),
+      ...blastRows('last users failure after', 'ms', (b) => b.usersSteadyMs),
+      ...blastRows('users answers again, after the service is ready', 'ms', (b) => b.usersBackAfterReadyMs),
     ],
     notes: [blastRadiusNote],
   };
 
-  const scalingFigures: Figures[] = [saturated['GET /api/users/:id']?.[0] as Figures];
-  for (const replicas of [2, 3]) {
-    await micro.addUsersReplica();
-    log(`scaling: ${replicas} users replicas`);
-    const [figures] = await measureSideBySide(
-      loadgen,
-      [{ baseUrl: micro.baseUrl, ...(ROUTES[1] as Route).target(ids[0] ?? []) }],
-      options,
-    );
-    scalingFigures.push(figures as Figures);
-  }
-  const scaling: Table = {
-    title: 'Scaling users behind the gateway: GET /api/users/:id at saturation',
-    columns: ['1 replica', '2 replicas', '3 replicas'],
-    ratios: [
-      { label: '2 / 1', numerator: 1, denominator: 0 },
-      { label: '3 / 1', numerator: 2, denominator: 0 },
-    ],
-    rows: [
-      { label: 'throughput', unit: 'req/s', values: scalingFigures.map((f) => f.rps) },
-      { label: 'p99', unit: 'ms', values: scalingFigures.map((f) => f.p99) },
-    ],
-    notes: [
-      `Every replica shares the deployment's one core (${CPU_LAYOUT.deployment}) with the gateway: on this 2-core machine more replicas add processes, not CPU, so this shows the cost of the extra replicas and the gateway's ceiling, not what scaling out across machines would give.`,
-    ],
-  };
+  const scaling = await measureScaling(session, loadgen, micro, mono, options, log);
 
   const base = await imageBytes(resolveNodeImage());
   const microImages = await Promise.all((['gateway', 'hello', 'users'] as const).map((s) => imageBytes(imageFor(s))));
@@ -191,15 +208,14 @@ async function compare(context: BenchContext): Promise<Report> {
         unit: 'MB',
         values: [mb(base + microImages.reduce((sum, size) => sum + size - base, 0)), mb(monoImage)],
       },
-      {
-        label: 'cold start: docker run to first 200 on /health/ready',
-        unit: 'ms',
-        values: [micro.coldStartMs, mono.coldStartMs],
-      },
+      ...spreadRows('cold start: docker run to first 200 on /health/ready', 'ms', [
+        coldStarts.microservices,
+        coldStarts.monolith,
+      ]),
     ],
     notes: [
       'Memory is `docker stats --no-stream` summed over the deployment\'s containers; "under load" is the largest sum seen during the saturation warm-ups.',
-      'Cold start is one sample per deployment; for the microservices it ends when the gateway reports both upstreams ready.',
+      `Cold start: ${options.samples} samples per deployment, each a fresh set of containers on a fresh volume, one deployment at a time; for the microservices it ends when the gateway reports both upstreams ready.`,
     ],
   };
 
@@ -209,10 +225,11 @@ async function compare(context: BenchContext): Promise<Report> {
       ...context.machine,
       `CPU: the load generator (autocannon 9, ${options.connections} connections, in a container on the same Docker network) is pinned to core ${CPU_LAYOUT.loadgen}; each deployment gets core ${CPU_LAYOUT.deployment} in total (gateway + hello + users share it; the monolith has it alone). Only one deployment is under load at a time, except in the blast-radius test, where the idle load generator's core goes to the microservices so both crashes run at once, one core each.`,
       'Same images, memory limits and hardening as docker-compose.yml; LOG_LEVEL=warn (no per-request log lines), RATE_LIMIT_ENABLED=false on the gateway.',
-      'Throughput counts 2xx responses only; latency percentiles are computed from every response (not coordinated-omission corrected).',
-      `Fixed rate is 50% of the monolith's saturation throughput for that route, the same for both; the hop is measured at 50% of the gateway's hello saturation.`,
+      "Throughput counts 2xx responses only. Saturation latencies are timed from each request's send (closed loop: they are queueing at a full server, not what a user at a given rate sees).",
+      `Fixed rates are open loop (bench/loadgen/open-loop.mjs, ${OPEN_LOOP_CONNECTIONS} connections): requests leave evenly paced whatever the server does, and each latency runs from the request's scheduled send time, so a stall counts as latency, not as fewer requests (coordinated omission corrected, as wrk2 does). The fixed rate is 50% of the monolith's saturation throughput for that route, the same for both; the hop is measured at 50% of the gateway's hello saturation.`,
+      scaling.setup,
     ],
-    tables: [saturation, fixedRate, hop, footprint, blast, scaling],
+    tables: [saturation, fixedRate, hop, footprint, blast, ...scaling.tables],
   };
 }
 

@@ -1,24 +1,16 @@
 import { docker } from '@lab/lab-kit/docker';
 import { imageFor, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
-import { createUser } from '@lab/lab-kit/users-api';
+import { CPU_LAYOUT, LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
+import { seedUsers } from '@lab/lab-kit/users-api';
 import { sleep, type WaitForOkOptions, waitForOk } from '@lab/lab-kit/wait';
-import {
-  type BenchSession,
-  type Container,
-  LOADGEN_IMAGE,
-  NGINX_PROXY_IMAGE,
-  PROXY_IMAGE,
-  REPLY_FROM_IMAGE,
-} from './session.ts';
+import { type BenchSession, type Container, NGINX_PROXY_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE } from './session.ts';
 
 /**
- * The CPU budget. On this 2-core machine the load generator gets core 0 and each
- * deployment gets core 1 in total: the monolith's one process, or the gateway,
- * hello and users sharing it as the scheduler sees fit. Equal CPU for both, and
- * the load generator never competes with what it measures. Only one deployment
- * is under load at any time.
+ * The CPU budget (CPU_LAYOUT): the load generator gets core 0 and each deployment gets
+ * core 1 in total: the monolith's one process, or the gateway, hello and users sharing it
+ * as the scheduler sees fit. Equal CPU for both. Only one deployment is under load at a time.
  */
-export const CPU_LAYOUT = { loadgen: '0', deployment: '1' } as const;
+export { CPU_LAYOUT };
 
 /**
  * Request logs off: at `info` every process writes a line per request, and the
@@ -59,7 +51,14 @@ function startService(
   session: BenchSession,
   service: ServiceName,
   role: string,
-  extra: { env?: Record<string, string>; volume?: string; publish?: boolean; alias?: string; command?: string[] } = {},
+  extra: {
+    env?: Record<string, string>;
+    volume?: string;
+    publish?: boolean;
+    alias?: string;
+    command?: string[];
+    cpus?: number;
+  } = {},
 ) {
   return session.run({
     role,
@@ -72,6 +71,7 @@ function startService(
     ...(extra.volume ? { volume: extra.volume } : {}),
     ...(extra.publish ? { publish: PORTS[service] } : {}),
     ...(extra.command ? { command: extra.command } : {}),
+    ...(extra.cpus ? { cpus: extra.cpus } : {}),
   });
 }
 
@@ -91,22 +91,23 @@ export interface Microservices extends Deployment {
   gateway: Container;
   hello: Container;
   users: Container[];
-  /** Starts one more users replica on the same alias and volume and waits until the gateway uses it. */
-  addUsersReplica(): Promise<Container>;
+  /** Starts one more users replica on the same alias and volume (with a CPU quota, if given) and waits until the gateway uses it. */
+  addUsersReplica(cpus?: number): Promise<Container>;
 }
 
 /**
  * gateway, hello and users started together (not in compose's order, which waits
  * for healthchecks on a 5 s interval): cold start is then the services' own time.
  */
-export async function startMicroservices(session: BenchSession): Promise<Microservices> {
-  const volume = await session.createVolume('users');
+/** `tag` makes the container names unique when a run starts the same deployment again (cold-start samples). */
+export async function startMicroservices(session: BenchSession, tag = ''): Promise<Microservices> {
+  const volume = await session.createVolume(`users${tag}`);
   const startedAt = performance.now();
   const [hello, firstUsers, gateway] = await Promise.all([
-    startService(session, 'hello', 'hello'),
+    startService(session, 'hello', `hello${tag}`),
     // Published so the blast-radius test can see the moment users itself is ready again.
-    startService(session, 'users', 'users-1', { volume, publish: true }),
-    startService(session, 'gateway', 'gateway', { publish: true, env: GATEWAY_ENV }),
+    startService(session, 'users', `users${tag}-1`, { volume, publish: true }),
+    startService(session, 'gateway', `gateway${tag}`, { publish: true, env: GATEWAY_ENV }),
   ]);
   const hostUrl = gateway.hostUrl ?? '';
   const readyAt = await whenReady(hostUrl, 60_000, gatewayReady(1));
@@ -120,8 +121,11 @@ export async function startMicroservices(session: BenchSession): Promise<Microse
     gateway,
     hello,
     users,
-    async addUsersReplica() {
-      const replica = await startService(session, 'users', `users-${users.length + 1}`, { volume });
+    async addUsersReplica(cpus) {
+      const replica = await startService(session, 'users', `users${tag}-${users.length + 1}`, {
+        volume,
+        ...(cpus ? { cpus } : {}),
+      });
       users.push(replica);
       deployment.containers.push(replica);
       await whenReady(hostUrl, 30_000, gatewayReady(users.length));
@@ -131,10 +135,15 @@ export async function startMicroservices(session: BenchSession): Promise<Microse
   return deployment;
 }
 
-export async function startMonolith(session: BenchSession): Promise<Deployment> {
-  const volume = await session.createVolume('monolith');
+export interface Monolith extends Deployment {
+  /** Where its SQLite file lives; replicas share it. */
+  volume: string;
+}
+
+export async function startMonolith(session: BenchSession, tag = ''): Promise<Monolith> {
+  const volume = await session.createVolume(`monolith${tag}`);
   const startedAt = performance.now();
-  const monolith = await startService(session, 'monolith', 'monolith', { volume, publish: true });
+  const monolith = await startService(session, 'monolith', `monolith${tag}`, { volume, publish: true });
   const hostUrl = monolith.hostUrl ?? '';
   const readyAt = await whenReady(hostUrl, 60_000);
   return {
@@ -143,6 +152,54 @@ export async function startMonolith(session: BenchSession): Promise<Deployment> 
     baseUrl: `http://monolith:${PORTS.monolith}`,
     hostUrl,
     coldStartMs: readyAt - startedAt,
+    volume,
+  };
+}
+
+/** The monolith scaled the only way it can be: whole copies behind a gateway. */
+export interface MonolithReplicas {
+  gateway: Container;
+  /** On the benchmark network, for the load generator. */
+  baseUrl: string;
+  /** Every monolith replica, the first being the monolith `startMonolith` started. */
+  replicas: Container[];
+  /** Starts one more monolith on the same alias and volume, with this CPU quota, and waits until the gateway uses it. */
+  addReplica(cpus: number): Promise<Container>;
+}
+
+/**
+ * A gateway in front of the monolith: both upstreams are the monolith, at the public
+ * paths it serves itself (an upstream URL with a base path), so the gateway balances
+ * every request over the monolith's replicas as it balances users over users'.
+ */
+export async function frontMonolith(
+  session: BenchSession,
+  monolith: Monolith,
+  gatewayCpus: number,
+): Promise<MonolithReplicas> {
+  const origin = `http://monolith:${PORTS.monolith}`;
+  const gateway = await startService(session, 'gateway', 'gateway-monolith', {
+    alias: 'gateway-monolith',
+    publish: true,
+    cpus: gatewayCpus,
+    env: { ...GATEWAY_ENV, HELLO_URL: `${origin}/api/hello`, USERS_URL: `${origin}/api/users` },
+  });
+  const hostUrl = gateway.hostUrl ?? '';
+  await whenReady(hostUrl, 60_000, gatewayReady(1));
+  const replicas = [...monolith.containers];
+  return {
+    gateway,
+    baseUrl: `http://gateway-monolith:${PORTS.gateway}`,
+    replicas,
+    async addReplica(cpus) {
+      const replica = await startService(session, 'monolith', `monolith-${replicas.length + 1}`, {
+        volume: monolith.volume,
+        cpus,
+      });
+      replicas.push(replica);
+      await whenReady(hostUrl, 60_000, gatewayReady(replicas.length));
+      return replica;
+    },
   };
 }
 
@@ -253,16 +310,7 @@ export async function startProxy(session: BenchSession, name: keyof typeof PROXI
 }
 
 /** Creates users through the deployment's public API; GET runs read these back. */
-export async function seedUsers(deployment: Deployment, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    ids.push(
-      await createUser(deployment.hostUrl, { name: `Seed ${i}`, email: `seed-${i}@example.org` }).catch(
-        (error: Error) => {
-          throw new Error(`seeding ${deployment.name}: ${error.message}`);
-        },
-      ),
-    );
-  }
-  return ids;
-}
+export const seedDeployment = (deployment: Deployment, count: number): Promise<string[]> =>
+  seedUsers(deployment.hostUrl, count).catch((error: Error) => {
+    throw new Error(`seeding ${deployment.name}: ${error.message}`);
+  });

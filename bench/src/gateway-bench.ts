@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { docker, memoryMiB, processMemory } from '@lab/lab-kit/docker';
+import { LOADGEN_IMAGE, runLoad } from '@lab/lab-kit/loadgen';
 import { type BenchContext, benchBuild, buildImages, RESULTS_DIR, runBench, serviceBuilds } from './bench-run.ts';
 import { sourceMapResolver, summariseCpuProfile } from './cpu-profile.ts';
 import {
@@ -12,10 +13,9 @@ import {
   startProfiledGateway,
   startProxy,
 } from './deployments.ts';
-import { runLoad } from './load.ts';
-import { type Figures, measureSideBySide, type Target } from './measure.ts';
+import { type Figures, measureSideBySide, OPEN_LOOP_CONNECTIONS, type Target } from './measure.ts';
 import type { RatioColumn, Report, Row } from './report.ts';
-import { LOADGEN_IMAGE, NGINX_PROXY_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE, resolveNginxImage } from './session.ts';
+import { NGINX_PROXY_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE, resolveNginxImage } from './session.ts';
 
 /** The paths to hello, in column order; every proxy strips /api/hello as the gateway does. */
 const COLUMNS = ['direct', 'nginx', 'reply-from', 'express', 'gateway', 'gateway defaults'] as const;
@@ -36,7 +36,6 @@ const VERSUS_DIRECT: RatioColumn[] = COLUMNS.slice(1).map((name) => ({
 }));
 
 /** A pool this large never runs out at half of saturation, so a slow answer does not hold up the next send. */
-const OPEN_LOOP_CONNECTIONS = 64;
 const PROFILE_S = 5;
 
 const row = (label: string, unit: Row['unit'], figures: Figures[], pick: (f: Figures) => number): Row => ({
@@ -102,7 +101,7 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
 
   log(`CPU profile of the gateway under ${PROFILE_S} s of saturation`);
   const profiled = await startProfiledGateway(session);
-  await runLoad(loadgen, {
+  await runLoad(loadgen.id, {
     ...(targets[GATEWAY] as Target),
     baseUrl: profiled.baseUrl,
     connections: options.connections,

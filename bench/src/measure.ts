@@ -1,14 +1,12 @@
-import { LOAD_FIGURES, type LoadResult, type LoadSpec, runLoad } from './load.ts';
+import { type Figures, type LoadResult, type LoadSpec, runLoad, summarise } from '@lab/lab-kit/loadgen';
 import type { BenchOptions } from './options.ts';
 import type { Container } from './session.ts';
-import { medianOf } from './stats.ts';
 
+/** The open loop's connection pool: room for the queue a stall builds, so sends never wait for one. */
+export const OPEN_LOOP_CONNECTIONS = 64;
+
+export type { Figures };
 export type Target = Omit<LoadSpec, 'durationS' | 'connections'>;
-export type Figures = Record<(typeof LOAD_FIGURES)[number], number> & {
-  /** Non-2xx answers, errors and timeouts, summed over the measured rounds. */
-  failed: number;
-};
-
 /**
  * Each target warmed up once, then measured `rounds` times, alternating which goes
  * first so a slow drift of the machine does not favour one side. Returns the
@@ -26,7 +24,7 @@ export async function measureSideBySide(
   // warmupS 0: the targets are already warm from an earlier phase.
   for (const [index, target] of options.warmupS > 0 ? targets.entries() : []) {
     await Promise.all([
-      runLoad(loadgen, { ...target, connections, durationS: options.warmupS }),
+      runLoad(loadgen.id, { ...target, connections, durationS: options.warmupS }),
       duringWarmup?.(index),
     ]);
   }
@@ -36,11 +34,8 @@ export async function measureSideBySide(
     if (round % 2 === 1) order.reverse();
     for (const index of order) {
       const target = targets[index] as Target;
-      rounds[index]?.push(await runLoad(loadgen, { ...target, connections, durationS: options.roundS }));
+      rounds[index]?.push(await runLoad(loadgen.id, { ...target, connections, durationS: options.roundS }));
     }
   }
-  return rounds.map((results) => ({
-    ...medianOf(results, [...LOAD_FIGURES]),
-    failed: results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
-  }));
+  return rounds.map(summarise);
 }

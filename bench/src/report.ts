@@ -1,6 +1,6 @@
-import { ratio } from './stats.ts';
+import { ratio } from '@lab/lab-kit/stats';
 
-export type Unit = 'req/s' | 'ms' | '%' | 'MiB' | 'MB' | 'replicas' | 'requests';
+export type Unit = 'req/s' | 'ms' | '%' | 'MiB' | 'MB' | 'cores' | 'replicas' | 'requests';
 
 /** Units the label already names ("failed requests"), so no "(unit)" follows it. */
 const UNNAMED_UNITS: ReadonlySet<Unit> = new Set(['%', 'replicas', 'requests']);
@@ -25,6 +25,16 @@ export interface Table {
   ratios: RatioColumn[];
   rows: Row[];
   notes?: string[];
+  /**
+   * Draw each row as lines against `x` rather than as bars: the columns are then
+   * `series.length` runs of `x.length` values (all of series 0 first).
+   */
+  plot?: {
+    x: number[];
+    xLabel: string;
+    series: string[] /** Which rows get a chart (indices); the rest stay in the table. */;
+    rows: number[];
+  };
 }
 
 export interface Report {
@@ -45,6 +55,8 @@ export function formatValue(value: number, unit: Unit): string {
       return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : `${Math.round(value)}`;
     case '%':
       return `${value.toFixed(1)}%`;
+    case 'cores':
+      return value.toFixed(2);
     default:
       return value.toFixed(1);
   }

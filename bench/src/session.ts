@@ -10,7 +10,6 @@ const run = promisify(execFile);
 
 export const BENCH_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-export const LOADGEN_IMAGE = labImage('bench-loadgen');
 export const PROXY_IMAGE = labImage('bench-proxy');
 export const REPLY_FROM_IMAGE = labImage('bench-reply-from');
 export const NGINX_PROXY_IMAGE = labImage('bench-nginx');
@@ -51,6 +50,8 @@ export interface ContainerSpec {
   /** Which cores; see CPU_LAYOUT in deployments.ts. */
   cpuset: string;
   memoryMiB?: number;
+  /** A CPU quota in cores (`--cpus`): the container gets at most this much CPU time, whatever its cpuset. */
+  cpus?: number;
   /** A named volume mounted at /data. */
   volume?: string;
   /** A container port to publish on 127.0.0.1 (a random host port), for host-side probes. */
@@ -104,6 +105,7 @@ export class BenchSession {
     args.push('--network', this.network, '--init', '--cpuset-cpus', spec.cpuset);
     if (spec.alias) args.push('--network-alias', spec.alias);
     if (spec.memoryMiB) args.push('--memory', `${spec.memoryMiB}m`);
+    if (spec.cpus) args.push('--cpus', String(spec.cpus));
     if (spec.hardened) {
       args.push('--read-only', '--tmpfs', '/tmp:rw,noexec,nosuid', '--cap-drop', 'ALL');
       args.push('--security-opt', 'no-new-privileges:true', '--pids-limit', '64');
@@ -119,6 +121,11 @@ export class BenchSession {
     const container: Container = { id, role: spec.role };
     if (spec.publish) container.hostUrl = `http://127.0.0.1:${hostPort}`;
     return container;
+  }
+
+  /** Removes containers now, whatever state they are in. */
+  async remove(containers: Container[]): Promise<void> {
+    await docker('rm', '-f', ...containers.map((c) => c.id));
   }
 
   /** Removes this run's containers, network and volumes, whatever state they are in. */
@@ -144,4 +151,9 @@ function freePort(): Promise<number> {
 /** Moves running containers to other cores; a restart keeps the new setting. */
 export async function setCpuset(containers: Container[], cpuset: string): Promise<void> {
   await docker('update', '--cpuset-cpus', cpuset, ...containers.map((c) => c.id));
+}
+
+/** Gives running containers a CPU quota in cores (`docker update --cpus`); a restart keeps it. */
+export async function setCpus(containers: Container[], cpus: number): Promise<void> {
+  await docker('update', '--cpus', String(cpus), ...containers.map((c) => c.id));
 }

@@ -13,6 +13,7 @@ import {
   startLoad,
   summarize,
 } from '@lab/lab-kit/load';
+import { seedUsers } from '@lab/lab-kit/users-api';
 import { waitFor } from '@lab/lab-kit/wait';
 
 export interface DemoOptions {
@@ -65,6 +66,12 @@ export interface DemoSpec {
   usersReplicas: number;
   /** Requests per second on each route. */
   ratePerSecond: number;
+  /** A route's own rate, where it differs (a fixed overload on users). */
+  routeRates?: Partial<Record<RouteName, number>>;
+  /** Compose files layered over docker-compose.yml, e.g. docker-compose.quotas.yml. */
+  composeOverrides?: string[];
+  /** Users created before the load starts, so a page of users is a real page. */
+  seedUsers?: number;
   phases: Phase[];
 }
 
@@ -80,6 +87,8 @@ const STARTUP_TIMEOUT_MS = 120_000;
 export interface RouteFigures extends RouteSummary {
   scheduled: number;
   errors: number;
+  /** 2xx answers per second of the phase, by when they were sent: throughput. */
+  okPerSecond: number;
 }
 
 export interface PhaseFigures {
@@ -101,7 +110,8 @@ export interface Cleanup {
 export interface DemoResult {
   demo: string;
   project: string;
-  ratePerSecond: number;
+  /** Requests per second offered on each route. */
+  rates: Record<RouteName, number>;
   phases: PhaseFigures[];
   cleanup: Cleanup;
 }
@@ -136,7 +146,10 @@ export function waitForOkUnlessAborted(url: string, timeoutMs: number, signal: A
  */
 export async function runDemo(spec: DemoSpec, options: DemoOptions): Promise<DemoResult | undefined> {
   const project = `mslab-demo-${spec.name}`;
-  const stack = await composeProject(project, { GATEWAY_PORT: String(options.port) });
+  const stack = await composeProject(project, { GATEWAY_PORT: String(options.port) }, spec.composeOverrides);
+  const rates = Object.fromEntries(
+    ROUTES.map(({ name }) => [name, spec.routeRates?.[name] ?? spec.ratePerSecond]),
+  ) as Record<RouteName, number>;
   const aborter = new AbortController();
   // Silent the first time: a line written now would break the live table's redraw; the catch below says it.
   // Nothing is abandoned on abort: a compose command still running would race `down` and leave replicas behind.
@@ -159,19 +172,20 @@ export async function runDemo(spec: DemoSpec, options: DemoOptions): Promise<Dem
       await waitForOkUnlessAborted(`${gatewayUrl}${route.path}`, STARTUP_TIMEOUT_MS, aborter.signal);
     }
     aborter.signal.throwIfAborted();
-    const paths = ROUTES.map((r) => r.path).join(', ');
-    write(`Gateway ready at ${gatewayUrl}; load: ${spec.ratePerSecond} req/s on each of ${paths}\n\n`);
+    if (spec.seedUsers) await seedUsers(gatewayUrl, spec.seedUsers, 'Demo');
+    const offered = ROUTES.map((r) => `${rates[r.name]} req/s on ${r.path}`).join(', ');
+    write(`Gateway ready at ${gatewayUrl}; load: ${offered}\n\n`);
 
     load = startLoad({
       baseUrl: gatewayUrl,
-      routes: [...ROUTES],
+      routes: ROUTES.map((route) => ({ ...route, ratePerSecond: rates[route.name] })),
       ratePerSecond: spec.ratePerSecond,
       maxDurationMs: 60 * 60_000,
       clientTimeoutMs: 5_000,
     });
     const windows = await runPhases(spec, options, { stack, gatewayUrl, signal: aborter.signal }, load);
     const outcomes = await load.stop();
-    phases = windows.map((window) => phaseFigures(outcomes, window, spec.ratePerSecond));
+    phases = windows.map((window) => phaseFigures(outcomes, window, rates));
   } catch (error) {
     const reason = aborter.signal.aborted ? (aborter.signal.reason as Error) : (error as Error);
     process.exitCode = aborter.signal.aborted ? 130 : 1;
@@ -183,7 +197,7 @@ export async function runDemo(spec: DemoSpec, options: DemoOptions): Promise<Dem
     process.off('SIGTERM', onSignal);
   }
   if (!phases) return undefined;
-  const result: DemoResult = { demo: spec.name, project, ratePerSecond: spec.ratePerSecond, phases, cleanup };
+  const result: DemoResult = { demo: spec.name, project, rates, phases, cleanup };
   write(`demo-result ${JSON.stringify(result)}\n`);
   return result;
 }
@@ -211,13 +225,14 @@ async function runPhases(spec: DemoSpec, options: DemoOptions, context: DemoCont
   return windows;
 }
 
-function phaseFigures(outcomes: Outcome[], window: Window, ratePerSecond: number): PhaseFigures {
+function phaseFigures(outcomes: Outcome[], window: Window, rates: Record<RouteName, number>): PhaseFigures {
   const routes = {} as PhaseFigures['routes'];
   const replicas = {} as PhaseFigures['replicas'];
   for (const { name } of ROUTES) {
     const summary = summarize(outcomes, name, window.fromMs, window.toMs);
-    const { scheduled } = sentOnSchedule(outcomes, name, ratePerSecond, window.fromMs, window.toMs);
-    routes[name] = { ...summary, scheduled, errors: summary.count - summary.ok };
+    const { scheduled } = sentOnSchedule(outcomes, name, rates[name], window.fromMs, window.toMs);
+    const okPerSecond = okRate(summary.ok, window.fromMs, window.toMs);
+    routes[name] = { ...summary, scheduled, errors: summary.count - summary.ok, okPerSecond };
     replicas[name] = replicaShares(outcomes, name, window.fromMs, window.toMs);
   }
   return { name: window.phase.name, durationMs: Math.round(window.toMs - window.fromMs), routes, replicas };
@@ -239,6 +254,9 @@ function replicaShares(outcomes: Outcome[], route: string, fromMs: number, toMs:
 
 const percent = (fraction: number) => `${(fraction * 100).toFixed(1)}%`;
 
+/** 2xx answers per second over a window. */
+const okRate = (ok: number, fromMs: number, toMs: number) => (toMs > fromMs ? (1000 * ok) / (toMs - fromMs) : 0);
+
 /** Green at zero errors, red when at least one request in ten fails, yellow between. */
 function colourByErrors(text: string, errors: number, count: number): string {
   if (count === 0) return text;
@@ -249,7 +267,7 @@ function colourByErrors(text: string, errors: number, count: number): string {
 function renderPhase(heading: string, load: Load, window: Window, live: boolean): string {
   const toMs = Math.min(window.toMs, load.now());
   const elapsed = `${((toMs - window.fromMs) / 1000).toFixed(1)} s`;
-  const header = ['route', 'sent', 'ok', 'errors', 'error %', 'p50 ms', 'p95 ms', 'max ms'];
+  const header = ['route', 'sent', 'ok', 'ok/s', 'errors', 'error %', 'p50 ms', 'p95 ms', 'max ms', 'ok p50 ms'];
   if (live) header.push('last 2 s');
   const rows = [header];
   const answers: string[] = [];
@@ -257,8 +275,9 @@ function renderPhase(heading: string, load: Load, window: Window, live: boolean)
   for (const { name } of ROUTES) {
     const s = summarize(load.outcomes, name, window.fromMs, toMs);
     const errors = s.count - s.ok;
-    const row = [name, s.count, s.ok, errors, percent(s.count === 0 ? 0 : errors / s.count)].map(String);
-    row.push(...[s.p50LatencyMs, s.p95LatencyMs, s.maxLatencyMs].map(String));
+    const row = [name, s.count, s.ok, Math.round(okRate(s.ok, window.fromMs, toMs)), errors].map(String);
+    row.push(percent(s.count === 0 ? 0 : errors / s.count));
+    row.push(...[s.p50LatencyMs, s.p95LatencyMs, s.maxLatencyMs, s.okP50LatencyMs].map(String));
     row[0] = colourByErrors(name, errors, s.count);
     if (live) {
       const recent = summarize(load.outcomes, name, Math.max(window.fromMs, toMs - ROLLING_MS), toMs);

@@ -31,12 +31,20 @@ export interface ComposeProject extends AsyncDisposable {
   down(): Promise<string>;
 }
 
-/** A compose project of the repo's real docker-compose.yml under a throwaway project name. */
-export async function composeProject(project: string, env: Record<string, string> = {}): Promise<ComposeProject> {
+/**
+ * A compose project of the repo's real docker-compose.yml under a throwaway project name,
+ * with `overrides` (files in the repo root, e.g. docker-compose.quotas.yml) layered over it.
+ */
+export async function composeProject(
+  project: string,
+  env: Record<string, string> = {},
+  overrides: string[] = [],
+): Promise<ComposeProject> {
   const [command = 'docker-compose', ...prefix] = await composeCommand();
   const withEnv = { NODE_IMAGE: resolveNodeImage(), ...env };
+  const files = ['docker-compose.yml', ...overrides].flatMap((file) => ['-f', `${REPO_ROOT}${file}`]);
   const compose = (...args: string[]) =>
-    runCli(command, [...prefix, '-p', project, '-f', `${REPO_ROOT}docker-compose.yml`, ...args], { env: withEnv });
+    runCli(command, [...prefix, '-p', project, ...files, ...args], { env: withEnv });
   const down = () => compose('down', '--volumes', '--remove-orphans', '--timeout', '10');
   return {
     project,

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { imageFor, labSetting, MEMORY_LIMIT_MIB, REPO_ROOT, resolveNodeImage, SERVICE_PORTS } from './lab-env.ts';
+import {
+  CPU_QUOTA,
+  imageFor,
+  labSetting,
+  MEMORY_LIMIT_MIB,
+  REPO_ROOT,
+  resolveNodeImage,
+  SERVICE_PORTS,
+} from './lab-env.ts';
 
 it('reads the settings from the repo .env, and lets the environment win', () => {
   expect(labSetting('IMAGE_TAG', {})).toBe('dev');
@@ -9,6 +17,9 @@ it('reads the settings from the repo .env, and lets the environment win', () => 
   expect(resolveNodeImage({ NODE_IMAGE: 'example/node:24' })).toBe('example/node:24');
   expect(SERVICE_PORTS).toEqual({ hello: 8070, users: 8090, gateway: 8080, monolith: 8060 });
   expect(MEMORY_LIMIT_MIB).toEqual({ hello: 160, users: 192, gateway: 256, monolith: 256 });
+  // A monolith replica carries both services, so its quota is theirs together.
+  expect(CPU_QUOTA).toEqual({ hello: 0.1, users: 0.1, gateway: 0.5, monolith: 0.2 });
+  expect(CPU_QUOTA.monolith).toBeCloseTo(CPU_QUOTA.users + CPU_QUOTA.hello);
   expect(imageFor('users', '2.0.0')).toBe('microservices-lab/users:2.0.0');
 });
 

@@ -56,3 +56,15 @@ export const MEMORY_LIMIT_MIB: Readonly<Record<ServiceName, number>> = Object.fr
     SERVICES.map((service) => [service, Number(labSetting(`${service.toUpperCase()}_MEMORY_LIMIT_MIB`))]),
   ) as Record<ServiceName, number>,
 );
+
+/** The scaling layout's CPU quota for each service, in cores (.env: `<SERVICE>_CPUS`). */
+export const CPU_QUOTA: Readonly<Record<ServiceName, number>> = Object.freeze(
+  Object.fromEntries(
+    SERVICES.map((service) => {
+      const key = `${service.toUpperCase()}_CPUS`;
+      const cores = Number(labSetting(key));
+      if (!(cores > 0)) throw new Error(`${key} must be a number of cores above 0, got ${labSetting(key)}`);
+      return [service, cores];
+    }),
+  ) as Record<ServiceName, number>,
+);

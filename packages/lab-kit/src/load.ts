@@ -8,6 +8,8 @@ export interface Route {
   path: string;
   method?: string;
   body?: unknown;
+  /** Requests per second on this route; the load's `ratePerSecond` when absent. */
+  ratePerSecond?: number;
 }
 
 export interface Outcome {
@@ -27,7 +29,7 @@ export interface LoadOptions {
   baseUrl?: string;
   /** Routes, or GET paths by route name. */
   routes: Route[] | Record<string, string>;
-  /** Requests per second, per route. */
+  /** Requests per second, per route (a route's own rate wins). */
   ratePerSecond: number;
   maxDurationMs: number;
   /** A request still unanswered after this long counts as hung. */
@@ -52,7 +54,9 @@ export function startLoad({
   const startedAt = performance.now();
   const now = () => performance.now() - startedAt;
   const outcomes: Outcome[] = [];
-  const targets = Array.isArray(routes) ? routes : Object.entries(routes).map(([name, path]) => ({ name, path }));
+  const targets: Route[] = Array.isArray(routes)
+    ? routes
+    : Object.entries(routes).map(([name, path]) => ({ name, path }));
   const pending = new Set<Promise<void>>();
 
   const send = (route: Route) => {
@@ -89,16 +93,21 @@ export function startLoad({
     void request.finally(() => pending.delete(request));
   };
 
-  const timer = setInterval(() => {
-    if (now() >= maxDurationMs) return clearInterval(timer);
-    for (const route of targets) send(route);
-  }, 1000 / ratePerSecond);
+  // One timer per rate: routes that share one leave together, as before.
+  const byRate = Map.groupBy(targets, (route) => route.ratePerSecond ?? ratePerSecond);
+  const timers = [...byRate].map(([rate, routes]) => {
+    const timer = setInterval(() => {
+      if (now() >= maxDurationMs) return clearInterval(timer);
+      for (const route of routes) send(route);
+    }, 1000 / rate);
+    return timer;
+  });
 
   return {
     outcomes,
     now,
     async stop() {
-      clearInterval(timer);
+      for (const timer of timers) clearInterval(timer);
       while (pending.size > 0) await Promise.allSettled([...pending]);
       return outcomes.sort((a, b) => a.sentAt - b.sentAt);
     },
@@ -113,6 +122,8 @@ export interface RouteSummary {
   maxLatencyMs: number;
   p50LatencyMs: number;
   p95LatencyMs: number;
+  /** The median over 2xx answers only: what a served user waited, without fast refusals in it. */
+  okP50LatencyMs: number;
 }
 
 /** Outcomes of one route, optionally only those sent in [fromMs, toMs). */
@@ -124,6 +135,10 @@ export function summarize(
 ): RouteSummary {
   const selected = outcomes.filter((o) => o.route === route && o.sentAt >= fromMs && o.sentAt < toMs);
   const latencies = selected.map((o) => o.latencyMs).sort((a, b) => a - b);
+  const okLatencies = selected
+    .filter((o) => o.status >= 200 && o.status < 300)
+    .map((o) => o.latencyMs)
+    .sort((a, b) => a - b);
   const ok = selected.filter((o) => o.status >= 200 && o.status < 300).length;
   const statuses: Record<string, number> = {};
   for (const o of selected) statuses[o.status] = (statuses[o.status] ?? 0) + 1;
@@ -135,6 +150,7 @@ export function summarize(
     maxLatencyMs: Math.round(latencies.at(-1) ?? 0),
     p50LatencyMs: Math.round(latencies[Math.floor(latencies.length / 2)] ?? 0),
     p95LatencyMs: Math.round(latencies[Math.floor(latencies.length * 0.95)] ?? 0),
+    okP50LatencyMs: Math.round(okLatencies[Math.floor(okLatencies.length / 2)] ?? 0),
   };
 }
 

@@ -4,6 +4,14 @@ export interface NewUser {
   email: string;
 }
 
+/**
+ * The users read that scaling is measured with: a page of 50 users. A point read
+ * (GET /api/users/:id) costs a users replica about half of what the gateway's hop costs
+ * it; a page costs it about as much as the hop. With every container on one shared core,
+ * only the page leaves room in the gateway's quota for what 3 replicas can serve.
+ */
+export const USERS_PAGE = '/api/users?limit=50';
+
 export const postUser = (baseUrl: string, user: NewUser, init: RequestInit = {}) =>
   fetch(`${baseUrl}/api/users`, {
     method: 'POST',
@@ -31,4 +39,13 @@ export async function listUsers<T = { id: string; email: string }>(baseUrl: stri
     cursor = page.nextCursor;
   } while (cursor);
   return all;
+}
+
+/** Creates `count` users (the page above is full from 50), one after the other; returns their ids. */
+export async function seedUsers(baseUrl: string, count: number, label = 'Seed'): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(await createUser(baseUrl, { name: `${label} ${i}`, email: `${label.toLowerCase()}-${i}@example.org` }));
+  }
+  return ids;
 }

@@ -1,10 +1,11 @@
 import { buildServiceImage, requireDocker } from '@lab/lab-kit/docker';
 import { imageFor, resolveNodeImage, SERVICES } from '@lab/lab-kit/lab-env';
+import { buildLoadgenImage, LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
 
 /**
  * Runs once per `vitest run`: fails the whole suite with one clear line when
  * there is no Docker engine (never a silent skip), then builds every service
- * image from its real Dockerfile so test files only start containers.
+ * image from its real Dockerfile, and the load generator's, so test files only start containers.
  */
 export default async function setup(): Promise<void> {
   try {
@@ -16,4 +17,6 @@ export default async function setup(): Promise<void> {
     const ms = await buildServiceImage(service);
     process.stdout.write(`built ${imageFor(service)} from ${resolveNodeImage()} in ${Math.round(ms)} ms\n`);
   }
+  const ms = await buildLoadgenImage();
+  process.stdout.write(`built ${LOADGEN_IMAGE} in ${Math.round(ms)} ms\n`);
 }

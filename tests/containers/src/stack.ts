@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { docker, removeLabelled } from '@lab/lab-kit/docker';
-import { imageFor, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
+import { CPU_QUOTA, imageFor, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
+import { CPU_LAYOUT, LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
 import { GenericContainer, Network, type StartedNetwork, type StartedTestContainer, Wait } from 'testcontainers';
 
 /**
@@ -25,14 +26,26 @@ const RUN_LABEL = 'mslab.container-tests.run';
  * services work hardened. testcontainers has no setter for a read-only root
  * filesystem or a pids limit, hence the subclass.
  */
-class HardenedContainer extends GenericContainer {
-  harden(service: ServiceName): this {
+class LabContainer extends GenericContainer {
+  /** Pins the container to these cores (`--cpuset-cpus`); testcontainers has no setter for it. */
+  onCores(cpuset: string): this {
+    this.hostConfig.CpusetCpus = cpuset;
+    return this;
+  }
+}
+
+class HardenedContainer extends LabContainer {
+  harden(service: ServiceName, cpuQuota: boolean): this {
     this.hostConfig.ReadonlyRootfs = true;
     this.hostConfig.PidsLimit = 64;
+    if (cpuQuota) this.onCores(CPU_LAYOUT.deployment);
     return this.withTmpFs({ '/tmp': 'rw,noexec,nosuid' })
       .withDroppedCapabilities('ALL')
       .withSecurityOpt('no-new-privileges:true')
-      .withResourcesQuota({ memory: MEMORY_LIMIT_MIB[service] / 1024 });
+      .withResourcesQuota({
+        memory: MEMORY_LIMIT_MIB[service] / 1024,
+        ...(cpuQuota ? { cpu: CPU_QUOTA[service] } : {}),
+      });
   }
 }
 
@@ -42,6 +55,8 @@ export interface ServiceOptions {
   tag?: string;
   /** A named volume mounted at /data (users keeps its SQLite file there); the stack removes it. */
   volume?: string;
+  /** The scaling layout: the service's CPU quota (.env: *_CPUS), on the deployment core. */
+  cpuQuota?: boolean;
 }
 
 /** One started service container, reachable on the network by its service name. */
@@ -49,10 +64,10 @@ async function startService(
   service: ServiceName,
   network: StartedNetwork,
   runId: string,
-  { env = {}, publish = false, tag = 'dev', volume }: ServiceOptions = {},
+  { env = {}, publish = false, tag = 'dev', volume, cpuQuota = false }: ServiceOptions = {},
 ): Promise<StartedTestContainer> {
   let container = new HardenedContainer(imageFor(service, tag))
-    .harden(service)
+    .harden(service, cpuQuota)
     .withLabels({ [RUN_LABEL]: runId })
     .withNetwork(network)
     .withNetworkAliases(service)
@@ -84,18 +99,26 @@ export interface Stack extends AsyncDisposable {
   addUsersReplica(): Promise<StartedTestContainer>;
   /** Starts another container of a service on this network (e.g. a new version). */
   startExtra(service: ServiceName, options?: ServiceOptions): Promise<StartedTestContainer>;
+  /** The load generator (bench/loadgen) on this network, on its own core; the stack removes it. */
+  startLoadgen(): Promise<StartedTestContainer>;
 }
 
 export interface StackOptions {
   usersReplicas?: number;
   gatewayEnv?: Record<string, string>;
+  /** Every service with its CPU quota on the deployment core, each replica as a small machine (the scaling layout). */
+  cpuQuotas?: boolean;
 }
 
 /**
  * hello, users and gateway on a fresh user-defined network; only the gateway publishes
  * a port. If any of it fails to start, what did start is removed before the error.
  */
-export async function startStack({ usersReplicas = 1, gatewayEnv = {} }: StackOptions = {}): Promise<Stack> {
+export async function startStack({
+  usersReplicas = 1,
+  gatewayEnv = {},
+  cpuQuotas = false,
+}: StackOptions = {}): Promise<Stack> {
   await using cleanup = new AsyncDisposableStack();
   const runId = randomBytes(4).toString('hex');
   const volumes = [`mslab-users-${runId}`];
@@ -115,15 +138,22 @@ export async function startStack({ usersReplicas = 1, gatewayEnv = {} }: StackOp
 
   const users: StartedTestContainer[] = [];
   const addUsersReplica = async () => {
-    const replica = await startService('users', network, runId, { volume: volumes[0] });
+    const replica = await startService('users', network, runId, { volume: volumes[0], cpuQuota: cpuQuotas });
     users.push(replica);
     return replica;
   };
   // The first replica alone: Docker fills a new named volume from the image's /data (owner
   // included) on its first mount, and a replica mounting it meanwhile can find it root-owned.
-  const [hello] = await Promise.all([startService('hello', network, runId), addUsersReplica()]);
+  const [hello] = await Promise.all([
+    startService('hello', network, runId, { cpuQuota: cpuQuotas }),
+    addUsersReplica(),
+  ]);
   await Promise.all(Array.from({ length: usersReplicas - 1 }, () => addUsersReplica()));
-  const gateway = await startService('gateway', network, runId, { publish: true, env: gatewayEnv });
+  const gateway = await startService('gateway', network, runId, {
+    publish: true,
+    env: gatewayEnv,
+    cpuQuota: cpuQuotas,
+  });
   const owned = cleanup.move();
   return {
     network,
@@ -135,6 +165,15 @@ export async function startStack({ usersReplicas = 1, gatewayEnv = {} }: StackOp
     startExtra(service, options = {}) {
       if (options.volume) volumes.push(options.volume);
       return startService(service, network, runId, options);
+    },
+    startLoadgen() {
+      // Its own core: the generator must not compete with what it measures.
+      return new LabContainer(LOADGEN_IMAGE)
+        .onCores(CPU_LAYOUT.loadgen)
+        .withLabels({ [RUN_LABEL]: runId })
+        .withNetwork(network)
+        .withStartupTimeout(30_000)
+        .start();
     },
     [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { median, medianOf, ratio } from './stats.ts';
+import { median, medianOf, ratio, spread } from './stats.ts';
 
 test('median of odd and even counts, ignoring NaN', () => {
   expect(median([3, 1, 2])).toBe(2);
@@ -24,4 +24,9 @@ test('medianOf takes each field on its own', () => {
 test('ratio is NaN rather than Infinity when there is nothing to divide by', () => {
   expect(ratio(3, 2)).toBe(1.5);
   expect(ratio(1, 0)).toBeNaN();
+});
+
+test('spread gives min, median and max of the samples that were measured', () => {
+  expect(spread([1100, 980, Number.NaN, 1300, 1010])).toEqual({ min: 980, median: 1055, max: 1300 });
+  expect(spread([]).median).toBeNaN();
 });

@@ -16,3 +16,13 @@ export function medianOf<T extends object>(rounds: T[], fields: (keyof T)[]): Re
 export function ratio(numerator: number, denominator: number): number {
   return denominator === 0 || !Number.isFinite(denominator) ? Number.NaN : numerator / denominator;
 }
+
+/** The smallest, middle and largest of several samples (NaN ones left out). */
+export function spread(values: number[]): { min: number; median: number; max: number } {
+  const finite = values.filter((v) => Number.isFinite(v));
+  return {
+    min: finite.length ? Math.min(...finite) : Number.NaN,
+    median: median(finite),
+    max: finite.length ? Math.max(...finite) : Number.NaN,
+  };
+}

@@ -1,0 +1,60 @@
+import { fileFixture } from '@lab/lab-kit/fixture';
+import { CPU_QUOTA, SERVICE_PORTS } from '@lab/lab-kit/lab-env';
+import { report } from '@lab/lab-kit/load';
+import { type Figures, type LoadSpec, measureTogether } from '@lab/lab-kit/loadgen';
+import { healthyReplicas } from '@lab/lab-kit/topology';
+import { seedUsers, USERS_PAGE } from '@lab/lab-kit/users-api';
+import { waitFor } from '@lab/lab-kit/wait';
+import { describe, expect, it } from 'vitest';
+import { startStack } from './stack.ts';
+
+const stack = fileFixture(() => startStack({ usersReplicas: 1, cpuQuotas: true }));
+
+/** The gateway as the load generator sees it, on the stack's network. */
+const GATEWAY = `http://gateway:${SERVICE_PORTS.gateway}`;
+const load = (path: string, connections: number): LoadSpec => ({
+  baseUrl: GATEWAY,
+  method: 'GET',
+  path,
+  connections,
+  durationS: 0,
+});
+/** Users reads at saturation, with hello saturated beside them in the same windows. */
+// As many connections on hello as on users: hello is held back by its own quota, not by round trips.
+const SPECS = [load(USERS_PAGE, 32), load('/api/hello', 32)];
+// A replica throttled to a tenth of a core needs a few seconds to warm its JIT up. Under
+// quotas a single round moves by a third either way; the median of 5 does not.
+const WINDOWS = { warmupS: 6, rounds: 5, roundS: 4 };
+
+describe('independent scaling adds capacity', () => {
+  it(`3 users replicas at ${CPU_QUOTA.users} of a core each serve at least 2x the reads of 1, and hello keeps its throughput`, async () => {
+    await seedUsers(stack.gatewayUrl, 50);
+    const loadgen = await stack.startLoadgen();
+    const measure = async () => {
+      const [users, hello] = (await measureTogether(loadgen.getId(), SPECS, WINDOWS)) as [Figures, Figures];
+      return { users, hello };
+    };
+
+    const one = await measure();
+    await Promise.all([stack.addUsersReplica(), stack.addUsersReplica()]);
+    // Discovery runs every 2 s by default; a replica gets traffic once its first probe passes.
+    await waitFor(async () => (await healthyReplicas(stack.gatewayUrl, 'users')) === 3, 30_000, '3 healthy replicas');
+    const three = await measure();
+
+    const usersRatio = three.users.rps / one.users.rps;
+    const helloRatio = three.hello.rps / one.hello.rps;
+    report('scale-capacity', {
+      quotas: CPU_QUOTA,
+      usersRps: [Math.round(one.users.rps), Math.round(three.users.rps)],
+      usersRatio: Number(usersRatio.toFixed(2)),
+      helloRps: [Math.round(one.hello.rps), Math.round(three.hello.rps)],
+      helloRatio: Number(helloRatio.toFixed(2)),
+      usersP99Ms: [Math.round(one.users.p99), Math.round(three.users.p99)],
+      failed: [one.users.failed + one.hello.failed, three.users.failed + three.hello.failed],
+    });
+
+    expect(one.users.failed + one.hello.failed + three.users.failed + three.hello.failed, 'failed requests').toBe(0);
+    expect(usersRatio, 'users reads, 3 replicas / 1').toBeGreaterThanOrEqual(2);
+    expect(helloRatio, 'hello, with 3 users replicas / with 1').toBeGreaterThanOrEqual(0.85);
+  });
+});
