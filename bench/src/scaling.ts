@@ -15,6 +15,12 @@ const USERS_CONNECTIONS = 32;
 const HELLO_CONNECTIONS = 32;
 /** The fixed overload: this multiple of what 1 users replica delivers at saturation. */
 const OVERLOAD = 1.5;
+/**
+ * Under a tenth of a core, JIT and heap take about half a minute of load to settle:
+ * measured from a cold start, hello's throughput climbed from 150 to over 1,000 req/s
+ * over 40 s. New replicas start cold, so every step warms up this long first.
+ */
+const QUOTA_WARMUP_S = 30;
 /** hello's fixed rate beside the overload, as a share of its own 1-replica saturation figure. */
 const HELLO_SHARE = 0.25;
 /** Open-loop connection pools: room for the queue an overload builds. */
@@ -26,6 +32,8 @@ interface Side {
   /** The gateway, on the benchmark network. */
   baseUrl: string;
   containers(): Container[];
+  /** The replicas of the scaled service: users, or the whole monolith. */
+  replicas(): Container[];
   /** The sum of every container's CPU quota (cores). */
   cpus(): number;
   addReplica(): Promise<void>;
@@ -41,6 +49,8 @@ interface Step {
   writes: Pair;
   paced: Pair;
   memoryMiB: number;
+  /** Memory of the replicas beyond the first, sampled with `memoryMiB`: what scaling out added. */
+  addedMiB: number;
   cpus: number;
   containers: number;
 }
@@ -76,6 +86,7 @@ export async function measureScaling(
       name: 'microservices',
       baseUrl: micro.baseUrl,
       containers: () => [micro.gateway, micro.hello, ...micro.users],
+      replicas: () => micro.users,
       cpus: () => CPU_QUOTA.gateway + CPU_QUOTA.hello + micro.users.length * CPU_QUOTA.users,
       addReplica: () => micro.addUsersReplica(CPU_QUOTA.users).then(() => {}),
     },
@@ -83,12 +94,12 @@ export async function measureScaling(
       name: 'monolith',
       baseUrl: monoReplicas.baseUrl,
       containers: () => [monoReplicas.gateway, ...monoReplicas.replicas],
+      replicas: () => monoReplicas.replicas,
       cpus: () => CPU_QUOTA.gateway + monoReplicas.replicas.length * CPU_QUOTA.monolith,
       addReplica: () => monoReplicas.addReplica(CPU_QUOTA.monolith).then(() => {}),
     },
   ];
-  // Throttled to a tenth of a core, a replica needs longer to warm its JIT up.
-  const warmupS = options.warmupS * 2;
+  const warmupS = options.quick ? 2 * options.warmupS : QUOTA_WARMUP_S;
   const windows = { warmupS: 0, rounds: options.rounds, roundS: options.roundS };
   const spec = (side: Side, path: string, connections: number, extra: Partial<LoadSpec> = {}): LoadSpec => ({
     baseUrl: side.baseUrl,
@@ -108,9 +119,13 @@ export async function measureScaling(
     for (const side of replicas % 2 === 1 ? sides : [...sides].reverse()) {
       log(`scaling: ${side.name}, ${replicas} replica(s)`);
       let memory = 0;
+      let added = 0;
       const sampleMemory = async () => {
         await sleep((warmupS * 1000) / 2);
         memory = await memoryMiB(side.containers().map((c) => c.id));
+        // The added replicas on their own: the gateway's heap alone moves by tens of MiB under load.
+        const extra = side.replicas().slice(1);
+        added = extra.length > 0 ? await memoryMiB(extra.map((c) => c.id)) : 0;
       };
       const hello = spec(side, '/api/hello', HELLO_CONNECTIONS);
       const reads = pair(
@@ -151,6 +166,7 @@ export async function measureScaling(
         writes,
         paced,
         memoryMiB: memory,
+        addedMiB: added,
         cpus: side.cpus(),
         containers: side.containers().length,
       });
@@ -266,7 +282,7 @@ async function doublingTable(steps: Record<Side['name'], Step[]>): Promise<Table
       { label: 'CPU quota in all', unit: 'cores', values: both((n, i) => value(n, i, (s) => s.cpus)) },
       { label: 'memory under load in all', unit: 'MiB', values: both((n, i) => value(n, i, (s) => s.memoryMiB)) },
       { label: 'CPU quota added', unit: 'cores', values: both((n, i) => added(n, i, (s) => s.cpus)) },
-      { label: 'memory added', unit: 'MiB', values: both((n, i) => added(n, i, (s) => s.memoryMiB)) },
+      { label: 'memory of the added replicas', unit: 'MiB', values: both((n, i) => value(n, i, (s) => s.addedMiB)) },
       { label: 'image pulls added (one per new machine)', unit: 'replicas', values: replicasAdded },
       {
         label: 'pulled per new machine, whole image',
