@@ -106,9 +106,12 @@ function renderLines(table: Table, top: number, parts: string[]): number {
     );
     plot.x.forEach((x, i) => {
       parts.push(
-        `<text x="${px(i)}" y="${y0 + PANEL.top + plotH + 14}" font-size="10" text-anchor="middle">${x}${i === plot.x.length - 1 ? ` ${escapeXml(plot.xLabel)}` : ''}</text>`,
+        `<text x="${px(i)}" y="${y0 + PANEL.top + plotH + 12}" font-size="10" text-anchor="middle">${x}</text>`,
       );
     });
+    parts.push(
+      `<text x="${x0 + PANEL.left + plotW / 2}" y="${y0 + PANEL.top + plotH + 24}" font-size="10" text-anchor="middle">${escapeXml(plot.xLabel)}</text>`,
+    );
     plot.series.forEach((_, s) => {
       const values = row.values.slice(s * plot.x.length, (s + 1) * plot.x.length);
       const points = values
