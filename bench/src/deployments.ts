@@ -1,9 +1,16 @@
 import { docker } from '@lab/lab-kit/docker';
-import { imageFor, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
+import { imageFor, labSetting, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
 import { CPU_LAYOUT, LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
 import { seedUsers } from '@lab/lab-kit/users-api';
 import { sleep, type WaitForOkOptions, waitForOk } from '@lab/lab-kit/wait';
-import { type BenchSession, type Container, NGINX_PROXY_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE } from './session.ts';
+import {
+  type BenchSession,
+  type Container,
+  NGINX_PROXY_IMAGE,
+  OTLP_SINK_IMAGE,
+  PROXY_IMAGE,
+  REPLY_FROM_IMAGE,
+} from './session.ts';
 
 /**
  * The CPU budget (CPU_LAYOUT): the load generator gets core 0 and each deployment gets
@@ -31,6 +38,30 @@ const GATEWAY_ENV = {
   USERS_URL: `http://users:${PORTS.users}`,
   RATE_LIMIT_ENABLED: 'false',
 };
+
+const OTLP_SINK = 'http://otlp-sink:4318';
+
+/**
+ * Tracing as a deployment can have it: off (the services' default without an endpoint),
+ * every request sampled, or docker-compose.yml's sampler (.env's OTEL_TRACES_SAMPLER*).
+ * Spans go to the OTLP sink (startOtlpSink).
+ */
+export const TRACING = {
+  full: { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_SINK, OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
+  composeDefault: {
+    OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_SINK,
+    OTEL_TRACES_SAMPLER: labSetting('OTEL_TRACES_SAMPLER'),
+    OTEL_TRACES_SAMPLER_ARG: labSetting('OTEL_TRACES_SAMPLER_ARG'),
+  },
+} as const;
+
+/** "10%" for the compose default's ratio, as the reports name it. */
+export const COMPOSE_SAMPLING = `${Number(labSetting('OTEL_TRACES_SAMPLER_ARG')) * 100}%`;
+
+/** The collector traced deployments export to, on the load generator's core so its CPU is not the deployment's. */
+export async function startOtlpSink(session: BenchSession): Promise<Container> {
+  return session.run({ role: 'otlp-sink', image: OTLP_SINK_IMAGE, alias: 'otlp-sink', cpuset: CPU_LAYOUT.loadgen });
+}
 
 export interface Deployment {
   name: string;
@@ -210,25 +241,38 @@ export interface HelloProxy {
   baseUrl: string;
 }
 
-/**
- * A second gateway with docker-compose.yml's settings (request logs at info, rate
- * limiting on at its default), in front of the same hello and users as the first. The
- * default limit (10,000 req/s per client address) is above what the load reaches: the
- * cost of counting is measured, not rejections.
- */
-export async function startGatewayDefaults(session: BenchSession): Promise<HelloProxy> {
-  const gateway = await startService(session, 'gateway', 'gateway-defaults', {
-    alias: 'gateway-defaults',
-    publish: true,
-    env: {
-      HELLO_URL: GATEWAY_ENV.HELLO_URL,
-      USERS_URL: GATEWAY_ENV.USERS_URL,
-      LOG_LEVEL: 'info',
-    },
-  });
+/** One more gateway in front of the same hello and users as the first, under its own alias. */
+async function startSecondGateway(
+  session: BenchSession,
+  alias: string,
+  env: Record<string, string>,
+): Promise<HelloProxy> {
+  const gateway = await startService(session, 'gateway', alias, { alias, publish: true, env });
   await whenReady(gateway.hostUrl ?? '', 60_000, gatewayReady(1));
-  return { container: gateway, baseUrl: `http://gateway-defaults:${PORTS.gateway}` };
+  return { container: gateway, baseUrl: `http://${alias}:${PORTS.gateway}` };
 }
+
+/**
+ * A gateway with docker-compose.yml's settings: request logs at info, rate limiting on at
+ * its default, and tracing at its default sampling. The default limit (10,000 req/s per
+ * client address) is above what the load reaches: the cost of counting is measured, not
+ * rejections.
+ */
+export const startGatewayDefaults = (session: BenchSession): Promise<HelloProxy> =>
+  startSecondGateway(session, 'gateway-defaults', {
+    HELLO_URL: GATEWAY_ENV.HELLO_URL,
+    USERS_URL: GATEWAY_ENV.USERS_URL,
+    LOG_LEVEL: 'info',
+    ...TRACING.composeDefault,
+  });
+
+/** The benchmark's gateway (logs at warn, no rate limit) with tracing on: what tracing alone costs. */
+export const startTracedGateway = (session: BenchSession, tracing: keyof typeof TRACING): Promise<HelloProxy> =>
+  startSecondGateway(session, `gateway-traced-${tracing === 'full' ? 'full' : 'default'}`, {
+    ...SERVICE_ENV,
+    ...GATEWAY_ENV,
+    ...TRACING[tracing],
+  });
 
 /** In the container's /tmp, its only writable place. */
 const CPU_PROFILE_NAME = 'gateway.cpuprofile';

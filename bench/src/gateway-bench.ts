@@ -4,21 +4,34 @@ import { LOADGEN_IMAGE, runLoad } from '@lab/lab-kit/loadgen';
 import { type BenchContext, benchBuild, buildImages, RESULTS_DIR, runBench, serviceBuilds } from './bench-run.ts';
 import { sourceMapResolver, summariseCpuProfile } from './cpu-profile.ts';
 import {
+  COMPOSE_SAMPLING,
   CPU_LAYOUT,
   type HelloProxy,
   PORTS,
   startGatewayDefaults,
   startLoadgen,
   startMicroservices,
+  startOtlpSink,
   startProfiledGateway,
   startProxy,
+  startTracedGateway,
+  TRACING,
 } from './deployments.ts';
 import { type Figures, measureSideBySide, OPEN_LOOP_CONNECTIONS, type Target } from './measure.ts';
 import type { RatioColumn, Report, Row } from './report.ts';
-import { NGINX_PROXY_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE, resolveNginxImage } from './session.ts';
+import { NGINX_PROXY_IMAGE, OTLP_SINK_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE, resolveNginxImage } from './session.ts';
 
 /** The paths to hello, in column order; every proxy strips /api/hello as the gateway does. */
-const COLUMNS = ['direct', 'nginx', 'reply-from', 'express', 'gateway', 'gateway defaults'] as const;
+const COLUMNS = [
+  'direct',
+  'nginx',
+  'reply-from',
+  'express',
+  'gateway',
+  'gateway traced 100%',
+  `gateway traced ${COMPOSE_SAMPLING}`,
+  'gateway defaults',
+] as const;
 const column = (name: (typeof COLUMNS)[number]) => COLUMNS.indexOf(name);
 const DIRECT = column('direct');
 const GATEWAY = column('gateway');
@@ -27,6 +40,12 @@ const GATEWAY_RATIOS: RatioColumn[] = [
   { label: 'gateway / reply-from', numerator: GATEWAY, denominator: column('reply-from') },
   { label: 'gateway / express', numerator: GATEWAY, denominator: column('express') },
   { label: 'gateway / nginx', numerator: GATEWAY, denominator: column('nginx') },
+  { label: 'traced 100% / gateway', numerator: column('gateway traced 100%'), denominator: GATEWAY },
+  {
+    label: `traced ${COMPOSE_SAMPLING} / gateway`,
+    numerator: column(`gateway traced ${COMPOSE_SAMPLING}`),
+    denominator: GATEWAY,
+  },
   { label: 'defaults / gateway', numerator: column('gateway defaults'), denominator: GATEWAY },
 ];
 const VERSUS_DIRECT: RatioColumn[] = COLUMNS.slice(1).map((name) => ({
@@ -58,11 +77,15 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
     benchBuild(PROXY_IMAGE, 'proxy'),
     benchBuild(REPLY_FROM_IMAGE, 'reply-from'),
     benchBuild(NGINX_PROXY_IMAGE, 'nginx', { NGINX_IMAGE: nginxBase }),
+    benchBuild(OTLP_SINK_IMAGE, 'otlp-sink'),
   ]);
   await session.createNetwork();
   const loadgen = await startLoadgen(session);
   // users is there only because the gateway's readiness wants both upstreams; no request goes to it.
   const micro = await startMicroservices(session);
+  const sink = await startOtlpSink(session);
+  const tracedFull = await startTracedGateway(session, 'full');
+  const tracedDefault = await startTracedGateway(session, 'composeDefault');
   const defaults = await startGatewayDefaults(session);
   const nginx = await startProxy(session, 'nginx');
   const replyFrom = await startProxy(session, 'reply-from');
@@ -76,6 +99,8 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
     replyFrom,
     express,
     { container: micro.gateway, baseUrl: micro.baseUrl },
+    tracedFull,
+    tracedDefault,
     defaults,
   ];
   const targets: Target[] = [
@@ -108,6 +133,15 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
     durationS: PROFILE_S,
   });
   const { exitCode, profile, sourceMap } = await profiled.stop();
+  const exported = JSON.parse(
+    await docker(
+      'exec',
+      sink.id,
+      'node',
+      '-e',
+      "fetch('http://127.0.0.1:4318/stats').then(r=>r.text()).then(console.log)",
+    ),
+  ) as { exports: number; bytes: number };
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(`${RESULTS_DIR}/gateway.cpuprofile`, profile);
   const summary = summariseCpuProfile(
@@ -121,6 +155,7 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
       ...context.machine,
       `CPU: the load generator (in a container on the same Docker network) on core ${CPU_LAYOUT.loadgen}; hello and the proxy under test share core ${CPU_LAYOUT.deployment} (the other proxies sit idle there). Only one path is under load at a time.`,
       `Paths to the same hello: direct; nginx (${nginxVersion.replace('nginx version: ', '')}, image ${nginxBase}, 1 worker, 64 kept-alive upstream connections, access log off); Fastify 5 + @fastify/reply-from (undici pool); Express 5 + http-proxy-middleware (kept-alive agent); the gateway with LOG_LEVEL=warn and RATE_LIMIT_ENABLED=false; the gateway with docker-compose.yml's defaults (LOG_LEVEL=info, rate limiting on at its default 600000 a minute per client, which the load stays below). Every proxy strips /api/hello and has the gateway's 256 MiB limit and hardening.`,
+      `Tracing: the two traced gateways are the benchmark's gateway with OpenTelemetry on, exporting OTLP/HTTP protobuf to a sink that only reads the bytes (bench/otlp-sink, on the load generator's core): one at 100% sampling (parentbased_always_on), one at docker-compose.yml's default (${TRACING.composeDefault.OTEL_TRACES_SAMPLER}, ratio ${TRACING.composeDefault.OTEL_TRACES_SAMPLER_ARG}). Spans per request through the gateway: the HTTP server span, @fastify/otel's request and handler spans and one undici client span per attempt; hello is shared and untraced, so this is the gateway's own cost. The sink received ${exported.exports} exports, ${(exported.bytes / 1024 / 1024).toFixed(1)} MB, in the run. "gateway defaults" also traces at the compose default.`,
       `Saturation: autocannon 9, ${options.connections} connections, closed loop; throughput counts 2xx only, percentiles from every response.`,
       `Open loop: ${rate} req/s (50% of the gateway's saturation) sent evenly paced by bench/loadgen/open-loop.mjs over ${OPEN_LOOP_CONNECTIONS} kept-alive connections (undici Pool); each latency runs from the request's scheduled send time, not its actual one, so queueing is counted (coordinated omission corrected, as wrk2 does). The first 0.5 s of each run is sent but not recorded.`,
     ],

@@ -13,6 +13,7 @@ export const BENCH_ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const PROXY_IMAGE = labImage('bench-proxy');
 export const REPLY_FROM_IMAGE = labImage('bench-reply-from');
 export const NGINX_PROXY_IMAGE = labImage('bench-nginx');
+export const OTLP_SINK_IMAGE = labImage('bench-otlp-sink');
 export const OFFICIAL_NGINX_IMAGE = 'nginx:1.27-alpine';
 export const LOCAL_NGINX_IMAGE = labImage('nginx', 'local');
 

@@ -93,6 +93,9 @@ ensure_docker() {
   command -v docker-registry >/dev/null || packages+=(docker-registry)
   # The workshop's chapters call the services with curl, as a learner does.
   command -v curl >/dev/null || packages+=(curl)
+  # The lab console's browser test drives Debian's Chromium with playwright-core
+  # (a browser download is not possible everywhere; this one comes with its fonts).
+  [[ -x /usr/bin/chromium ]] || packages+=(chromium)
 
   if ((${#packages[@]})); then
     [[ $EUID -eq 0 ]] || fail "missing ${packages[*]}; run as root or: sudo apt-get install -y ${packages[*]}"

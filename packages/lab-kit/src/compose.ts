@@ -17,7 +17,7 @@ async function composeCommand(): Promise<string[]> {
 export const uniqueProjectName = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
 
 /** Host ports for a compose run beside other work on the engine: Docker picks free ones. */
-export const RANDOM_HOST_PORTS = { GATEWAY_PORT: '0', MONOLITH_PORT: '0' } as const;
+export const RANDOM_HOST_PORTS = { GATEWAY_PORT: '0', MONOLITH_PORT: '0', CONSOLE_PORT: '0' } as const;
 
 export interface ComposeProject extends AsyncDisposable {
   project: string;

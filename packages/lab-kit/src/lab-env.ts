@@ -44,6 +44,10 @@ export const SERVICE_PORTS: Readonly<Record<ServiceName, number>> = Object.freez
   Object.fromEntries(SERVICES.map((service) => [service, listenPort(service)])) as Record<ServiceName, number>,
 );
 
+/** The lab console (compose's `lab` profile): its image and the port it listens on in its container. */
+export const CONSOLE_IMAGE = labImage('console');
+export const CONSOLE_PORT = Number(labSetting('CONSOLE_LISTEN_PORT'));
+
 /** The host ports a plain `docker compose up` publishes. */
 export const HOST_PORTS = Object.freeze({
   gateway: Number(labSetting('GATEWAY_PORT')),

@@ -56,6 +56,15 @@ export class ConfigReader {
     return value;
   }
 
+  /** A number from 0 to 1, such as a sampling ratio. */
+  fraction(name: string, fallback: number): number {
+    const raw = this.#raw(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d*\.?\d+$/.test(raw) || value > 1) throw new ConfigError(name, 'must be a number from 0 to 1', raw);
+    return value;
+  }
+
   port(name: string, fallback: number): number {
     return this.integer(name, fallback, { min: 0, max: 65535 });
   }
@@ -98,10 +107,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The settings every service has; each service adds its own beside them. */
 export function readServiceSettings(read: ConfigReader, defaults: { service: string; port: number; version: string }) {
+  const port = read.port('PORT', defaults.port);
   return {
     service: defaults.service,
     host: read.string('HOST', '0.0.0.0'),
-    port: read.port('PORT', defaults.port),
+    port,
     /** In a container the hostname is the container id: what `x-served-by` shows. */
     instance: read.string('INSTANCE_NAME', hostname()),
     version: read.string('SERVICE_VERSION', defaults.version),
@@ -113,7 +123,21 @@ export function readServiceSettings(read: ConfigReader, defaults: { service: str
      * new requests before the listener closes.
      */
     drainDelayMs: read.integer('SHUTDOWN_DRAIN_DELAY_MS', 1500, { min: 0, max: 30_000 }),
+    ...readLabFaults(read, port),
   };
+}
+
+/**
+ * LAB_FAULTS (see faults.ts) opens a second listener that lets anyone who reaches it
+ * slow, fail or crash the process: off unless asked for.
+ */
+function readLabFaults(read: ConfigReader, mainPort: number) {
+  const labFaults = read.boolean('LAB_FAULTS', false);
+  const labFaultsPort = read.port('LAB_FAULTS_PORT', 8099);
+  if (labFaults && labFaultsPort !== 0 && labFaultsPort === mainPort) {
+    throw new ConfigError('LAB_FAULTS_PORT', `must differ from PORT (${mainPort})`, String(labFaultsPort));
+  }
+  return { labFaults, labFaultsPort };
 }
 
 /** Builds a frozen config object from `env` with the given description. */

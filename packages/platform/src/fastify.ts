@@ -1,3 +1,4 @@
+import { FastifyOtelInstrumentation } from '@fastify/otel';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -9,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { answerClientError } from './client-errors.js';
+import type { Faults } from './faults.js';
 import { clientPath, FORWARDED_PREFIX_HEADER } from './forwarded-prefix.js';
 import type { Health } from './health.js';
 import {
@@ -21,11 +23,34 @@ import {
 } from './problem.js';
 import { failureOf, recordFailure } from './request-failure.js';
 import { REQUEST_ID_HEADER, resolveRequestId, SERVED_BY_HEADER } from './request-id.js';
+import { isOperationalPath, RequestStats } from './request-stats.js';
+import { recordGeneratedRequestId, tracingActive, untracedPath } from './telemetry.js';
+
+let fastifyTracing: FastifyOtelInstrumentation | undefined;
+
+/**
+ * @fastify/otel's request and route-handler spans, under the HTTP server span. Hook
+ * spans are off: a span per lifecycle hook would cost more than the hooks and bury
+ * the hop in the waterfall.
+ */
+function addTracing(app: FastifyInstance): void {
+  fastifyTracing ??= new FastifyOtelInstrumentation({
+    instrumentHooks: false,
+    ignorePaths: (route) => untracedPath(route.url),
+  });
+  app.register(fastifyTracing.plugin());
+  app.addHook('onRequest', (request, _reply, done) => {
+    recordGeneratedRequestId(request.raw, request.id);
+    done();
+  });
+}
 
 export interface FastifyConventions {
   logger: Logger;
   health: Health;
   bodyLimit?: number;
+  /** Present only with LAB_FAULTS on: without it no fault hook is installed at all. */
+  faults?: Faults | undefined;
   /** Extra Fastify options a service needs (e.g. timeouts). */
   options?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
 }
@@ -33,15 +58,19 @@ export interface FastifyConventions {
 /** One log line per request, written when it completes (Fastify's default is two). */
 class OneLinePerRequest extends LogController {
   readonly #logger: Logger;
+  readonly #stats: RequestStats;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, stats: RequestStats) {
     super({ requestIdLogLabel: 'reqId' });
     this.#logger = logger;
+    this.#stats = stats;
   }
 
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // Every answered request passes here once, hello's in the monolith included (mountExpressRouter).
+    if (!isOperationalPath(request.url)) this.#stats.record(reply.statusCode, reply.elapsedTime);
     // A failure's line carries its error and stack; see request-failure.ts.
     const failure = error ?? failureOf(reply.raw);
     // Below info (LOG_LEVEL=warn), skip building the line at all.
@@ -116,6 +145,19 @@ function protocolErrorFor(error: FastifyError): HttpError {
   return toHttpError(error);
 }
 
+/** LAB_FAULTS on the main port (see faults.ts); requests wait here, before any body is read or route runs. */
+function addFaults(app: FastifyInstance, faults: Faults): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (faults.current === null || isOperationalPath(request.url)) return done();
+    faults.meet(reply.raw, done);
+  });
+  // A hung request would keep close() waiting for ever.
+  app.addHook('preClose', (done) => {
+    faults.release();
+    done();
+  });
+}
+
 /**
  * A Fastify instance with the house conventions: request ids, `x-served-by`,
  * one log line per request, problem+json errors, 404s and 405s, health routes.
@@ -125,14 +167,16 @@ export function createFastifyApp({
   logger,
   health,
   bodyLimit = 64 * 1024,
+  faults,
   options = {},
 }: FastifyConventions): FastifyInstance {
   const routes = new RouteTable();
+  const stats = new RequestStats(health.service, health.instance);
   const app: FastifyInstance = Fastify({
     ...options,
     // pino's Logger is what Fastify uses internally; its types only differ in generics.
     loggerInstance: logger as FastifyBaseLogger,
-    logController: new OneLinePerRequest(logger),
+    logController: new OneLinePerRequest(logger, stats),
     genReqId: (req) => resolveRequestId(req.headers[REQUEST_ID_HEADER]),
     bodyLimit,
     ajv: {
@@ -149,6 +193,7 @@ export function createFastifyApp({
   });
 
   app.addHook('onRoute', (route) => routes.add(route.url, route.method));
+  if (tracingActive()) addTracing(app);
 
   // Callback hooks here and below: an async hook costs a promise on every request.
   app.addHook('onRequest', (request, reply, done) => {
@@ -159,6 +204,7 @@ export function createFastifyApp({
     }
     done(hasEmptyParam(request.params) ? routes.miss(request) : undefined);
   });
+  if (faults) addFaults(app, faults);
 
   app.setErrorHandler(async (error, request, reply) => {
     const httpError = toHttpError(error);
@@ -176,6 +222,7 @@ export function createFastifyApp({
     const report = await health.ready();
     return reply.code(report.statusCode).send(report.body);
   });
+  app.get('/health/stats', async () => stats.snapshot());
 
   return app;
 }

@@ -161,6 +161,22 @@ export class UpstreamTimeoutError extends HttpError {
   }
 }
 
+/** LAB_FAULTS answered a request with an error instead of handling it (see faults.ts). */
+export class InjectedFaultError extends HttpError {
+  constructor(status: number, errorRate: number) {
+    super(
+      status,
+      'INJECTED_FAULT',
+      `LAB_FAULTS injected this error (errorRate ${errorRate}); the request was not handled`,
+    );
+  }
+
+  /** The status's own title would read as a real failure; this one says what happened. */
+  override toProblem(instance?: string): ProblemBody {
+    return { ...super.toProblem(instance), title: 'Injected fault' };
+  }
+}
+
 export class InternalError extends HttpError {
   constructor() {
     super(500, 'INTERNAL', 'An unexpected error occurred; it has been logged with the request id');

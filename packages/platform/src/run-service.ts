@@ -1,10 +1,14 @@
 import { createServer } from 'node:http';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Express } from 'express';
 import type { FastifyInstance } from 'fastify';
-import { type Env, loadConfigOrExit, type readServiceSettings } from './config.js';
+import { type Env, loadConfigOrExit, parseConfig, type readServiceSettings } from './config.js';
+import { Faults } from './faults.js';
+import { type LabPort, openLabPort } from './faults-listener.js';
 import { Health } from './health.js';
 import { createLogger, type Logger } from './logger.js';
 import { handleShutdownSignals } from './shutdown.js';
+import { readTelemetrySettings, startTelemetry } from './telemetry.js';
 
 export type ServiceSettings = ReturnType<typeof readServiceSettings>;
 
@@ -12,13 +16,16 @@ export type ServiceSettings = ReturnType<typeof readServiceSettings>;
 export interface ServiceDeps {
   logger: Logger;
   health: Health;
+  /** The process's lab faults: only with LAB_FAULTS on, and then one for the whole process. */
+  faults?: Faults | undefined;
 }
 
-/** A service's logger and health: the ones given (by runService, a test, the monolith), else its own. */
+/** A service's logger, health and faults: the ones given (by runService, a test, the monolith), else its own. */
 export function serviceDeps(config: ServiceSettings, deps: Partial<ServiceDeps> = {}): ServiceDeps {
   return {
     logger: deps.logger ?? createLogger(config),
     health: deps.health ?? new Health(config.service, config.instance),
+    faults: deps.faults ?? (config.labFaults ? new Faults() : undefined),
   };
 }
 
@@ -27,6 +34,8 @@ export interface ServiceEntry<C extends ServiceSettings> {
   buildApp: (config: C, deps: ServiceDeps) => FastifyInstance | Express;
   /** Extra fields for the `<service> listening` line (tests wait for that line). */
   describe?: (config: C) => Record<string, unknown>;
+  /** Tracing beyond the HTTP server and Fastify: the gateway's undici client, Express. Called only when tracing is on. */
+  instrumentations?: () => Instrumentation[];
 }
 
 interface Listening {
@@ -54,19 +63,39 @@ async function listen(app: FastifyInstance | Express, { port, host }: ServiceSet
  * process with one line), one logger and one health for the process, listen on
  * HOST:PORT, and on SIGTERM/SIGINT turn unready, drain, close and exit 0.
  */
-export async function runService<C extends ServiceSettings>({ loadConfig, buildApp, describe }: ServiceEntry<C>) {
-  const config = loadConfigOrExit(() => loadConfig(process.env));
-  const { logger, health } = serviceDeps(config);
-  const app = buildApp(config, { logger, health });
+export async function runService<C extends ServiceSettings>({
+  loadConfig,
+  buildApp,
+  describe,
+  instrumentations,
+}: ServiceEntry<C>) {
+  const [config, tracing] = loadConfigOrExit(() => {
+    const service = loadConfig(process.env);
+    return [service, parseConfig(process.env, (read) => readTelemetrySettings(read, service.service))] as const;
+  });
+  // Before the app is built: the framework conventions instrument what they create.
+  const telemetry = startTelemetry(tracing, config, instrumentations ? { instrumentations } : {});
+  const { logger, health, faults } = serviceDeps(config);
+  const app = buildApp(config, { logger, health, faults });
   let server: Listening | undefined;
+  let lab: LabPort | undefined;
   handleShutdownSignals({
     logger,
     health,
     graceMs: config.shutdownGraceMs,
     drainDelayMs: config.drainDelayMs,
     // A signal during startup closes the app even though it never listened.
-    close: () => server?.close() ?? ('inject' in app ? app.close() : Promise.resolve()),
+    close: async () => {
+      // Requests held by a fault would keep the listener from closing.
+      faults?.release();
+      await Promise.all([server?.close() ?? ('inject' in app ? app.close() : undefined), lab?.close()]);
+      await telemetry?.shutdown();
+    },
   });
   server = await listen(app, config);
-  logger.info({ port: config.port, ...describe?.(config) }, `${config.service} listening`);
+  lab = await openLabPort(config, { faults, logger });
+  logger.info(
+    { port: config.port, tracing: tracing.enabled ? tracing.url : 'off', ...describe?.(config) },
+    `${config.service} listening`,
+  );
 }

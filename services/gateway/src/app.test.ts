@@ -96,6 +96,22 @@ describe('gateway routing', () => {
     expect((await gateway.inject({ url: '/api/hello' })).headers['x-served-by']).toBe('hello-replica-7');
   });
 
+  it('counts what it answers at /health/stats, but not probes or /metrics scrapes', async () => {
+    const sample = async () => (await gateway.inject({ url: '/health/stats' })).json();
+    const before = await sample();
+    await gateway.inject({ url: '/api/hello' });
+    await gateway.inject({ url: '/api/hello/uptime' });
+    await gateway.inject({ url: '/api/orders' });
+    await gateway.inject({ url: '/metrics' });
+    await gateway.inject({ url: '/health/ready' });
+    const after = await sample();
+    expect(after.service).toBe('gateway');
+    expect(after.startedAt).toBe(before.startedAt);
+    expect(after.requests - before.requests).toBe(3);
+    expect(after.statusClasses['2xx'] - before.statusClasses['2xx']).toBe(2);
+    expect(after.statusClasses['4xx'] - before.statusClasses['4xx']).toBe(1);
+  });
+
   it('answers unknown routes with 404 problem+json', async () => {
     for (const url of ['/', '/api', '/api/orders', '/api/helloworld']) {
       const res = await gateway.inject({ url });

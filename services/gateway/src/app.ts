@@ -88,8 +88,8 @@ export interface GatewayDeps extends Partial<ServiceDeps> {
 
 /** An un-listened gateway: the platform's Fastify conventions around the gateway plugin. */
 export function buildApp(config: GatewayConfig, deps: GatewayDeps = {}): FastifyInstance {
-  const { logger, health } = serviceDeps(config, deps);
-  const app = createFastifyApp({ logger, health, bodyLimit: config.bodyLimitBytes });
+  const { logger, health, faults } = serviceDeps(config, deps);
+  const app = createFastifyApp({ logger, health, faults, bodyLimit: config.bodyLimitBytes });
   app.register(gateway, { config, logger, health, resolveAll: deps.resolveAll });
   return app;
 }

@@ -17,7 +17,7 @@ const HOP_BY_HOP = [
 ];
 
 /** Never sent upstream: hop-by-hop, the Host (undici sets the upstream's) and what the gateway sets itself. */
-const REQUEST_DROPPED = new Set([
+const REQUEST_DROPPED: ReadonlySet<string> = new Set([
   ...HOP_BY_HOP,
   'host',
   REQUEST_ID_HEADER,
@@ -25,6 +25,17 @@ const REQUEST_DROPPED = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   FORWARDED_PREFIX_HEADER,
+]);
+
+/**
+ * While the gateway traces, OpenTelemetry's undici instrumentation writes the upstream's
+ * trace context (the attempt span as parent); the client's copy would make two.
+ * Untraced, the gateway passes the client's through untouched, as any proxy should.
+ */
+export const REQUEST_DROPPED_WHEN_TRACING: ReadonlySet<string> = new Set([
+  ...REQUEST_DROPPED,
+  'traceparent',
+  'tracestate',
 ]);
 
 /**
@@ -57,11 +68,15 @@ export interface ForwardedFor {
  * The upstream's request headers, in undici's flat `[name, value, ...]` form, in
  * one pass over the client's: end-to-end headers kept, the gateway's own added.
  */
-export function upstreamRequestHeaders(headers: IncomingHttpHeaders, forwarded: ForwardedFor): string[] {
+export function upstreamRequestHeaders(
+  headers: IncomingHttpHeaders,
+  forwarded: ForwardedFor,
+  dropped: ReadonlySet<string> = REQUEST_DROPPED,
+): string[] {
   const out: string[] = [];
   const extra = connectionTokens(headers.connection);
   for (const name in headers) {
-    if (REQUEST_DROPPED.has(name) || extra?.has(name) === true) continue;
+    if (dropped.has(name) || extra?.has(name) === true) continue;
     const value = headers[name];
     if (value === undefined) continue;
     if (typeof value === 'string') out.push(name, value);

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { HttpError } from '@lab/platform/problem';
 import { SERVED_BY_HEADER } from '@lab/platform/request-id';
+import { type Context, context } from '@opentelemetry/api';
 import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Permit } from './circuit-breaker.ts';
@@ -58,6 +59,12 @@ export interface ProxyRequest {
   body: Buffer | Readable | null;
   /** The method (or an Idempotency-Key) makes it safe to send twice. */
   idempotent: boolean;
+  /**
+   * The request's trace context, when tracing. A retry is sent from undici's callback
+   * for the failed attempt, outside the request's async context; entering this one
+   * makes its attempt span a sibling of the first instead of the root of a new trace.
+   */
+  traceContext: Context | undefined;
 }
 
 /**
@@ -94,6 +101,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, Expirable {
 
   /** Sends this attempt to `replica` (called by the Upstream). */
   send(replica: Replica): void {
+    const { traceContext } = this.#request;
+    if (traceContext === undefined) this.#dispatch(replica);
+    else context.with(traceContext, this.#dispatch, this, replica);
+  }
+
+  #dispatch(replica: Replica): void {
     this.#replica = replica;
     this.#state = WAITING;
     this.#controller = undefined;

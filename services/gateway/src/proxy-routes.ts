@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { PayloadTooLargeError } from '@lab/platform/problem';
+import { tracingActive } from '@lab/platform/telemetry';
+import { context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { upstreamRequestHeaders } from './header-policy.ts';
+import { REQUEST_DROPPED_WHEN_TRACING, upstreamRequestHeaders } from './header-policy.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -54,6 +56,8 @@ export async function proxyRoutes(
     done(null, STREAMED);
   });
 
+  const tracing = tracingActive();
+  const dropped = tracing ? REQUEST_DROPPED_WHEN_TRACING : undefined;
   for (const upstream of upstreams) {
     const handler = (request: FastifyRequest, reply: FastifyReply) => {
       const body = request.body;
@@ -61,19 +65,24 @@ export async function proxyRoutes(
       const exchange = new ProxyExchange(upstream, reply, {
         method,
         path: upstream.upstreamPath(request.url),
-        headers: upstreamRequestHeaders(request.headers, {
-          requestId: request.id,
-          clientIp: request.ip,
-          protocol: request.protocol,
-          host: request.host,
-          prefix: upstream.forwardedPrefix,
-        }),
+        headers: upstreamRequestHeaders(
+          request.headers,
+          {
+            requestId: request.id,
+            clientIp: request.ip,
+            protocol: request.protocol,
+            host: request.host,
+            prefix: upstream.forwardedPrefix,
+          },
+          dropped,
+        ),
         body: Buffer.isBuffer(body)
           ? body
           : body === STREAMED
             ? Readable.from(limited(request.raw, bodyLimit), { objectMode: false })
             : null,
         idempotent: IDEMPOTENT.has(method) || (method === 'POST' && request.headers['idempotency-key'] !== undefined),
+        traceContext: tracing ? context.active() : undefined,
       });
       upstream.forward(exchange);
     };

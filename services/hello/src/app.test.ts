@@ -1,3 +1,4 @@
+import { Faults } from '@lab/platform/faults';
 import { Health } from '@lab/platform/health';
 import { createLogger } from '@lab/platform/logger';
 import request from 'supertest';
@@ -65,5 +66,33 @@ describe('hello', () => {
     expect(draining.status).toBe(503);
     expect(draining.body.status).toBe('draining');
     expect((await request(app).get('/health/live')).status).toBe(200);
+  });
+});
+
+describe('hello in the lab', () => {
+  it('counts its answers at /health/stats, probes left out', async () => {
+    const app = appAt(0);
+    for (const path of ['/', '/uptime', '/nope', '/health/ready', '/health/live']) await request(app).get(path);
+    const stats = await request(app).get('/health/stats');
+    expect(stats.status).toBe(200);
+    expect(stats.body).toMatchObject({
+      service: 'hello',
+      instance: 'hello-test-1',
+      requests: 3,
+      errors: 0,
+      statusClasses: { '2xx': 2, '4xx': 1 },
+    });
+  });
+
+  it('answers with an injected error while its lab faults say so, and is ready all along', async () => {
+    const faults = new Faults();
+    const app = buildApp(config, { logger: createLogger(config), faults });
+    faults.set({ errorRate: 1, errorStatus: 502 });
+    const failed = await request(app).get('/');
+    expect(failed.status).toBe(502);
+    expect(JSON.parse(failed.text)).toMatchObject({ title: 'Injected fault', code: 'INJECTED_FAULT' });
+    expect((await request(app).get('/health/ready')).status).toBe(200);
+    faults.clear();
+    expect((await request(app).get('/')).status).toBe(200);
   });
 });

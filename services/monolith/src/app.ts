@@ -14,9 +14,10 @@ import type { MonolithConfig } from './config.ts';
  */
 export function buildApp(config: MonolithConfig, deps: Partial<ServiceDeps> = {}): FastifyInstance {
   // One process, one readiness: users adds its database check to this Health, and
-  // draining turns the whole monolith unready at once.
-  const { logger, health } = serviceDeps(config, deps);
-  const app = createFastifyApp({ logger, health, bodyLimit: config.bodyLimitBytes });
+  // draining turns the whole monolith unready at once. Likewise one set of lab faults
+  // and request stats, applied and counted once at the Fastify root for hello too.
+  const { logger, health, faults } = serviceDeps(config, deps);
+  const app = createFastifyApp({ logger, health, faults, bodyLimit: config.bodyLimitBytes });
 
   app.register(users, { prefix: '/api/users', config: config.users, health });
 

@@ -1,5 +1,12 @@
+import { expressInstrumentation } from '@lab/platform/express';
 import { runService } from '@lab/platform/run-service';
 import { buildApp } from './app.ts';
 import { loadMonolithConfig } from './config.ts';
 
-await runService({ loadConfig: loadMonolithConfig, buildApp, describe: ({ dataDir }) => ({ dataDir }) });
+await runService({
+  loadConfig: loadMonolithConfig,
+  buildApp,
+  describe: ({ dataDir }) => ({ dataDir }),
+  // hello's Express router runs inside the monolith.
+  instrumentations: () => [expressInstrumentation()],
+});

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Faults } from '@lab/platform/faults';
 import { Health } from '@lab/platform/health';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
@@ -19,8 +20,11 @@ export interface RunningMonolith {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-/** A real monolith on a free loopback port, with its own throwaway DATA_DIR unless given one. */
-export async function startMonolith(dataDir = mkdtempSync(join(tmpdir(), 'monolith-test-'))): Promise<RunningMonolith> {
+/** A real monolith on a free loopback port, with its own throwaway DATA_DIR unless given one, and lab faults if given. */
+export async function startMonolith(
+  dataDir = mkdtempSync(join(tmpdir(), 'monolith-test-')),
+  { faults }: { faults?: Faults } = {},
+): Promise<RunningMonolith> {
   const config = loadMonolithConfig({
     DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
@@ -28,7 +32,7 @@ export async function startMonolith(dataDir = mkdtempSync(join(tmpdir(), 'monoli
     SERVICE_VERSION: '9.9.9',
   });
   const health = new Health(config.service, config.instance);
-  const app = buildApp(config, { health });
+  const app = buildApp(config, { health, faults });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return {

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Faults } from '@lab/platform/faults';
 import { createLogger } from '@lab/platform/logger';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -402,5 +403,35 @@ describe('POST / with an Idempotency-Key', () => {
     expect(retry.headers.location).toBe(first.headers.location);
     expect((await create({ name: 'Other', email: 'o@example.org' }, 'durable-key')).statusCode).toBe(422);
     expect(await listed()).toHaveLength(1);
+  });
+});
+
+describe('users in the lab', () => {
+  it('answers with an injected error while its lab faults say so, ready all along, and counts both at /health/stats', async () => {
+    const faults = new Faults();
+    const faulty = buildApp(
+      loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INSTANCE_NAME: 'users-test-2' }),
+      {
+        faults,
+      },
+    );
+    try {
+      faults.set({ errorRate: 1, errorStatus: 503 });
+      const failed = await faulty.inject({ url: '/' });
+      expect(failed.statusCode).toBe(503);
+      expect(failed.json()).toMatchObject({ title: 'Injected fault', code: 'INJECTED_FAULT' });
+      expect((await faulty.inject({ url: '/health/ready' })).statusCode).toBe(200);
+      faults.clear();
+      expect((await faulty.inject({ url: '/' })).statusCode).toBe(200);
+      expect((await faulty.inject({ url: '/health/stats' })).json()).toMatchObject({
+        service: 'users',
+        instance: 'users-test-2',
+        requests: 2,
+        errors: 1,
+        statusClasses: { '2xx': 1, '5xx': 1 },
+      });
+    } finally {
+      await faulty.close();
+    }
   });
 });

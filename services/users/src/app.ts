@@ -1,9 +1,11 @@
 import { createFastifyApp } from '@lab/platform/fastify';
 import type { Health } from '@lab/platform/health';
 import { type ServiceDeps, serviceDeps } from '@lab/platform/run-service';
+import { tracingActive } from '@lab/platform/telemetry';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { UsersConfig } from './config.ts';
-import { createSqliteUsersRepository, type UsersRepository } from './users-repository.ts';
+import { withDatabaseSpans } from './traced-repository.ts';
+import { createSqliteUsersRepository, DATABASE_FILE, type UsersRepository } from './users-repository.ts';
 import { usersRoutes } from './users-routes.ts';
 
 export interface UsersOptions {
@@ -18,7 +20,8 @@ export interface UsersOptions {
  * under `/api/users`.
  */
 export const users: FastifyPluginAsync<UsersOptions> = async (app, { config, health, repository }) => {
-  const store = repository ?? createSqliteUsersRepository(config);
+  const opened = repository ?? createSqliteUsersRepository(config);
+  const store = tracingActive() ? withDatabaseSpans(opened, { system: 'sqlite', namespace: DATABASE_FILE }) : opened;
   health.addCheck('database', () => ({ ok: store.ping() }));
   app.addHook('onClose', async () => store.close());
   await app.register(usersRoutes, { repository: store });
@@ -30,8 +33,8 @@ export interface UsersDeps extends Partial<ServiceDeps> {
 
 /** An un-listened users service: the platform's Fastify conventions around the users plugin. */
 export function buildApp(config: UsersConfig, deps: UsersDeps = {}): FastifyInstance {
-  const { logger, health } = serviceDeps(config, deps);
-  const app = createFastifyApp({ logger, health, bodyLimit: config.bodyLimitBytes });
+  const { logger, health, faults } = serviceDeps(config, deps);
+  const app = createFastifyApp({ logger, health, faults, bodyLimit: config.bodyLimitBytes });
   app.register(users, { config, health, ...(deps.repository ? { repository: deps.repository } : {}) });
   return app;
 }

@@ -1,5 +1,5 @@
-import { buildServiceImage, requireDocker } from '@lab/lab-kit/docker';
-import { imageFor, resolveNodeImage, SERVICES } from '@lab/lab-kit/lab-env';
+import { buildImage, buildServiceImage, requireDocker } from '@lab/lab-kit/docker';
+import { CONSOLE_IMAGE, imageFor, REPO_ROOT, resolveNodeImage, SERVICES } from '@lab/lab-kit/lab-env';
 import { buildLoadgenImage, LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
 
 /**
@@ -17,6 +17,8 @@ export default async function setup(): Promise<void> {
     const ms = await buildServiceImage(service);
     process.stdout.write(`built ${imageFor(service)} from ${resolveNodeImage()} in ${Math.round(ms)} ms\n`);
   }
+  const consoleMs = await buildImage(CONSOLE_IMAGE, `${REPO_ROOT}services/console/Dockerfile`, REPO_ROOT);
+  process.stdout.write(`built ${CONSOLE_IMAGE} in ${Math.round(consoleMs)} ms\n`);
   const ms = await buildLoadgenImage();
   process.stdout.write(`built ${LOADGEN_IMAGE} in ${Math.round(ms)} ms\n`);
 }

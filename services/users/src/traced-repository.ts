@@ -1,0 +1,69 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { UsersRepository } from './users-repository.ts';
+
+const tracer = trace.getTracer('@lab/users');
+
+/** What each repository call does to the database, for the span's name (semconv: `{operation} {table}`). */
+const OPERATION = {
+  list: 'SELECT',
+  get: 'SELECT',
+  create: 'INSERT',
+  createOnce: 'INSERT',
+  update: 'UPDATE',
+  remove: 'DELETE',
+  counts: 'SELECT',
+} as const satisfies Partial<Record<keyof UsersRepository, string>>;
+
+type Traced = keyof typeof OPERATION;
+
+export interface DatabaseIdentity {
+  /** OpenTelemetry's db.system.name: sqlite, postgresql. */
+  system: string;
+  /** db.namespace: the database file or name. */
+  namespace: string;
+}
+
+/**
+ * A repository whose every statement or transaction is a database span under the
+ * request's span. It wraps the interface, so any store behind it is traced alike.
+ * The health check's ping is left out: probes are not traced either.
+ */
+export function withDatabaseSpans(
+  repository: UsersRepository,
+  { system, namespace }: DatabaseIdentity,
+): UsersRepository {
+  const traced = <K extends Traced>(method: K): UsersRepository[K] => {
+    const work = repository[method] as (...args: unknown[]) => unknown;
+    const attributes = {
+      'db.system.name': system,
+      'db.namespace': namespace,
+      'db.operation.name': OPERATION[method],
+      'db.collection.name': 'users',
+      // createOnce reads and writes the idempotency key in one transaction.
+      ...(method === 'createOnce' ? { 'db.transaction': true } : {}),
+    };
+    return ((...args: unknown[]) => {
+      const span = tracer.startSpan(`${OPERATION[method]} users`, { kind: SpanKind.CLIENT, attributes });
+      try {
+        return work.apply(repository, args);
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    }) as UsersRepository[K];
+  };
+  return {
+    ...repository,
+    list: traced('list'),
+    get: traced('get'),
+    create: traced('create'),
+    createOnce: traced('createOnce'),
+    update: traced('update'),
+    remove: traced('remove'),
+    counts: traced('counts'),
+    ping: () => repository.ping(),
+    close: () => repository.close(),
+  };
+}
