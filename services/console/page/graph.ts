@@ -262,11 +262,17 @@ function serviceGroup(service: ServiceNode, b: Box, testName: string, subtitle: 
   return group;
 }
 
+/** How long a replica wears its "restarted" flag: long enough to be noticed in a demo. */
+const RESTART_SHOWN_MS = 30_000;
+
 function replicaNode(serviceName: string, replica: ReplicaNode, b: Box): SVGGElement {
   const flags: { text: string; className: string }[] = [];
   if (replica.ejected) flags.push({ text: 'ejected', className: 'flag flag-bad' });
   if (replica.ready === false) flags.push({ text: 'not ready', className: 'flag flag-bad' });
   if (replica.ready === null) flags.push({ text: 'readiness unknown', className: 'flag flag-warn' });
+  if (replica.restartedAt !== null && Date.now() - replica.restartedAt < RESTART_SHOWN_MS) {
+    flags.push({ text: `↻ restarted (${replica.restarts})`, className: 'flag flag-warn' });
+  }
   const badge = faultBadge(replica.faults);
   if (badge !== null) flags.push({ text: badge, className: 'flag flag-fault' });
 
@@ -281,6 +287,7 @@ function replicaNode(serviceName: string, replica: ReplicaNode, b: Box): SVGGEle
       'data-error-percent': errorPercentAttribute(replica.figures.errorPercent),
       'data-ejected': String(replica.ejected),
       'data-ready': replica.ready === null ? '' : String(replica.ready),
+      'data-restarts': String(replica.restarts),
     },
     svg('title', {}, `${replica.id} (${replica.address}): ${healthLabel(replica.health)}`),
     box(b, 'node-box', 8),

@@ -32,6 +32,10 @@ export interface ReplicaNode {
   inFlight: number;
   health: HealthColour;
   figures: Figures;
+  /** Process restarts the console has seen (its /health/stats startedAt changed): a crash the restart policy undid. */
+  restarts: number;
+  /** Epoch ms at which the newest restarted process started; null if none was seen. */
+  restartedAt: number | null;
   /** false when the replica was not started with LAB_FAULTS=on (or its lab port does not answer). */
   faultsAvailable: boolean;
   faults: FaultSettings | null;

@@ -55,6 +55,8 @@ function upstreamReplica(
     inFlight: instance.inFlight,
     health: replicaHealth({ reachable: observation?.reachable ?? null, ready, ejected: instance.ejected }, figures),
     figures,
+    restarts: observation?.series.restarts.count ?? 0,
+    restartedAt: observation?.series.restarts.at ?? null,
     faultsAvailable: observation?.faultsAvailable ?? false,
     faults: observation?.faults ?? null,
   };
@@ -71,6 +73,8 @@ function monolithReplica(observation: Readonly<ReplicaObservation>): ReplicaEntr
     inFlight: 0,
     health: replicaHealth({ ...observation, ejected: false }, figures),
     figures,
+    restarts: observation.series.restarts.count,
+    restartedAt: observation.series.restarts.at,
     faultsAvailable: observation.faultsAvailable,
     faults: observation.faults,
   };

@@ -7,6 +7,25 @@ function stats(requests: number, errors: number, counts: number[], startedAt = '
   return { service: 'users', instance: 'users-1', startedAt, requests, errors, latencyMs: { bounds: BOUNDS, counts } };
 }
 
+describe('restarts', () => {
+  it('counts a replica whose process came back with another start time, and when it did', () => {
+    const series = new StatsSeries();
+    series.record(0, { ...stats(100, 0, [100, 0, 0, 0, 0, 0]), startedAt: 1_000 });
+    series.record(1000, { ...stats(150, 0, [150, 0, 0, 0, 0, 0]), startedAt: 1_000 });
+    expect(series.restarts).toEqual({ count: 0, at: null });
+    series.record(2000, { ...stats(3, 0, [3, 0, 0, 0, 0, 0]), startedAt: 1_900 });
+    series.record(3000, { ...stats(9, 0, [9, 0, 0, 0, 0, 0]), startedAt: 1_900 });
+    expect(series.restarts).toEqual({ count: 1, at: 1_900 });
+  });
+
+  it('does not count another process taking the address as a restart', () => {
+    const series = new StatsSeries();
+    series.record(0, stats(100, 0, [100, 0, 0, 0, 0, 0], 'boot-1'));
+    series.record(1000, { ...stats(1, 0, [1, 0, 0, 0, 0, 0], 'boot-2'), instance: 'users-2' });
+    expect(series.restarts.count).toBe(0);
+  });
+});
+
 describe('figures from two /health/stats samples', () => {
   it('300 requests in 3 s, 30 of them 5xx, half under 5 ms: 100 req/s, 10% errors, p50 5 ms, p99 in (50, 100]', () => {
     const series = new StatsSeries();

@@ -75,15 +75,27 @@ function startsNewSeries(previous: ServiceStats, next: ServiceStats): boolean {
 /** One process's samples over the window, oldest first. */
 export class StatsSeries {
   #samples: Sample[] = [];
+  #restarts = 0;
+  #restartedAt: number | null = null;
 
   record(at: number, stats: ServiceStats): void {
     const last = this.#samples.at(-1);
+    // The same replica answering with another start time: its process exited and came back.
+    if (last && last.stats.startedAt !== stats.startedAt && last.stats.instance === stats.instance) {
+      this.#restarts += 1;
+      this.#restartedAt = typeof stats.startedAt === 'number' ? stats.startedAt : Date.parse(String(stats.startedAt));
+    }
     if (last && startsNewSeries(last.stats, stats)) this.#samples = [];
     else if (last && at <= last.at) this.#samples.pop();
     this.#samples.push({ at, stats });
     // Keep the newest sample at least a window old: the window is WINDOW_MS, or one poll
     // interval when polls are further apart than that.
     while (this.#samples.length > 2 && at - (this.#samples[1] as Sample).at >= WINDOW_MS) this.#samples.shift();
+  }
+
+  /** Process restarts seen, and when the newest one started (epoch ms). */
+  get restarts(): { count: number; at: number | null } {
+    return { count: this.#restarts, at: this.#restartedAt };
   }
 
   latest(): ServiceStats | undefined {
