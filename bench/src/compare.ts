@@ -18,6 +18,7 @@ import { type Figures, measureSideBySide, OPEN_LOOP_CONNECTIONS, type Target } f
 import type { Report, Row, Table } from './report.ts';
 import { measureScaling } from './scaling.ts';
 import { type Container, setCpuset } from './session.ts';
+import { measureTracingCost } from './tracing-cost.ts';
 
 interface Route {
   name: string;
@@ -190,6 +191,7 @@ async function compare(context: BenchContext): Promise<Report> {
   };
 
   const scaling = await measureScaling(session, loadgen, micro, mono, options, log);
+  const tracing = await measureTracingCost(context, saturated);
 
   const base = await imageBytes(resolveNodeImage());
   const microImages = await Promise.all((['gateway', 'hello', 'users'] as const).map((s) => imageBytes(imageFor(s))));
@@ -229,7 +231,7 @@ async function compare(context: BenchContext): Promise<Report> {
       `Fixed rates are open loop (bench/loadgen/open-loop.mjs, ${OPEN_LOOP_CONNECTIONS} connections): requests leave evenly paced whatever the server does, and each latency runs from the request's scheduled send time, so a stall counts as latency, not as fewer requests (coordinated omission corrected, as wrk2 does). The fixed rate is 50% of the monolith's saturation throughput for that route, the same for both; the hop is measured at 50% of the gateway's hello saturation.`,
       scaling.setup,
     ],
-    tables: [saturation, fixedRate, hop, footprint, blast, ...scaling.tables],
+    tables: [saturation, fixedRate, hop, tracing, footprint, blast, ...scaling.tables],
   };
 }
 

@@ -131,14 +131,18 @@ export interface Microservices extends Deployment {
  * for healthchecks on a 5 s interval): cold start is then the services' own time.
  */
 /** `tag` makes the container names unique when a run starts the same deployment again (cold-start samples). */
-export async function startMicroservices(session: BenchSession, tag = ''): Promise<Microservices> {
+export async function startMicroservices(
+  session: BenchSession,
+  tag = '',
+  env: Record<string, string> = {},
+): Promise<Microservices> {
   const volume = await session.createVolume(`users${tag}`);
   const startedAt = performance.now();
   const [hello, firstUsers, gateway] = await Promise.all([
-    startService(session, 'hello', `hello${tag}`),
+    startService(session, 'hello', `hello${tag}`, { env }),
     // Published so the blast-radius test can see the moment users itself is ready again.
-    startService(session, 'users', `users${tag}-1`, { volume, publish: true }),
-    startService(session, 'gateway', `gateway${tag}`, { publish: true, env: GATEWAY_ENV }),
+    startService(session, 'users', `users${tag}-1`, { volume, publish: true, env }),
+    startService(session, 'gateway', `gateway${tag}`, { publish: true, env: { ...GATEWAY_ENV, ...env } }),
   ]);
   const hostUrl = gateway.hostUrl ?? '';
   const readyAt = await whenReady(hostUrl, 60_000, gatewayReady(1));
@@ -155,6 +159,7 @@ export async function startMicroservices(session: BenchSession, tag = ''): Promi
     async addUsersReplica(cpus) {
       const replica = await startService(session, 'users', `users${tag}-${users.length + 1}`, {
         volume,
+        env,
         ...(cpus ? { cpus } : {}),
       });
       users.push(replica);
@@ -171,10 +176,14 @@ export interface Monolith extends Deployment {
   volume: string;
 }
 
-export async function startMonolith(session: BenchSession, tag = ''): Promise<Monolith> {
+export async function startMonolith(
+  session: BenchSession,
+  tag = '',
+  env: Record<string, string> = {},
+): Promise<Monolith> {
   const volume = await session.createVolume(`monolith${tag}`);
   const startedAt = performance.now();
-  const monolith = await startService(session, 'monolith', `monolith${tag}`, { volume, publish: true });
+  const monolith = await startService(session, 'monolith', `monolith${tag}`, { volume, publish: true, env });
   const hostUrl = monolith.hostUrl ?? '';
   const readyAt = await whenReady(hostUrl, 60_000);
   return {

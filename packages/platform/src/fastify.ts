@@ -24,7 +24,7 @@ import {
 import { failureOf, recordFailure } from './request-failure.js';
 import { REQUEST_ID_HEADER, resolveRequestId, SERVED_BY_HEADER } from './request-id.js';
 import { isOperationalPath, RequestStats } from './request-stats.js';
-import { recordGeneratedRequestId, tracingActive, untracedPath } from './telemetry.js';
+import { recordGeneratedRequestId, tracingActive, untracedPath, untracedRequest } from './telemetry.js';
 
 let fastifyTracing: FastifyOtelInstrumentation | undefined;
 
@@ -36,7 +36,8 @@ let fastifyTracing: FastifyOtelInstrumentation | undefined;
 function addTracing(app: FastifyInstance): void {
   fastifyTracing ??= new FastifyOtelInstrumentation({
     instrumentHooks: false,
-    ignorePaths: (route) => untracedPath(route.url),
+    // Asked per request: a request the head sampler dropped skips the plugin's work entirely.
+    ignorePaths: (request) => untracedRequest() || untracedPath(request.url),
   });
   app.register(fastifyTracing.plugin());
   app.addHook('onRequest', (request, _reply, done) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from './config.js';
-import { readTelemetrySettings, untracedPath } from './telemetry.js';
+import { headSampler, readTelemetrySettings, unsampledTraceparent, untracedPath } from './telemetry.js';
 
 const read = (env: Record<string, string>) => parseConfig(env, (reader) => readTelemetrySettings(reader, 'users'));
 
@@ -63,5 +63,39 @@ describe('tracing settings come from the standard OTEL_* variables', () => {
       false,
       false,
     ]);
+  });
+});
+
+describe('the head sampler: one decision per incoming request, before any instrumentation work', () => {
+  const sampledParent = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+  const droppedParent = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' };
+  const share = (decide: (r: { headers: Record<string, string> }) => boolean, headers: Record<string, string> = {}) => {
+    let kept = 0;
+    for (let i = 0; i < 4000; i++) if (decide({ headers })) kept += 1;
+    return kept / 4000;
+  };
+
+  it('keeps the ratio of root requests, and follows a valid parent either way', () => {
+    const decide = headSampler({ sampler: 'parentbased_traceidratio', samplerArg: 0.25 });
+    expect(share(decide)).toBeGreaterThan(0.2);
+    expect(share(decide)).toBeLessThan(0.3);
+    expect(share(decide, sampledParent)).toBe(1);
+    expect(share(decide, droppedParent)).toBe(0);
+    // A malformed traceparent is no parent: the root rule applies.
+    expect(share(decide, { traceparent: 'garbage' })).toBeLessThan(0.3);
+  });
+
+  it('always_on, always_off and a ratio of 0 or 1 mean what they say; a non-parent-based sampler ignores the parent', () => {
+    expect(share(headSampler({ sampler: 'parentbased_always_on', samplerArg: 1 }))).toBe(1);
+    expect(share(headSampler({ sampler: 'parentbased_always_off', samplerArg: 1 }), sampledParent)).toBe(1);
+    expect(share(headSampler({ sampler: 'parentbased_always_off', samplerArg: 1 }))).toBe(0);
+    expect(share(headSampler({ sampler: 'traceidratio', samplerArg: 0 }), sampledParent)).toBe(0);
+    expect(share(headSampler({ sampler: 'always_on', samplerArg: 0 }), droppedParent)).toBe(1);
+  });
+
+  it('makes a valid not-sampled traceparent for a hop it does not trace', () => {
+    const traceparent = unsampledTraceparent();
+    expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(unsampledTraceparent()).not.toBe(traceparent);
   });
 });

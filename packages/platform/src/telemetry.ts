@@ -2,19 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { context, propagation, type Span, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { isTracingSuppressed, parseTraceParent, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
-  type Sampler,
   type SpanExporter,
-  TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { ConfigError, type ConfigReader } from './config.js';
@@ -79,23 +76,50 @@ export function readTelemetrySettings(read: ConfigReader, service: string) {
 
 export type TelemetrySettings = ReturnType<typeof readTelemetrySettings>;
 
-function samplerFor({ sampler, samplerArg }: TelemetrySettings): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(samplerArg);
-  switch (sampler) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return ratio;
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
-  }
+/**
+ * The sampling decision, taken once per incoming request before any instrumentation
+ * work: the OTEL_TRACES_SAMPLER rules (a parent-based sampler follows the caller's
+ * traceparent flag; a root is kept always, never, or with the ratio's probability).
+ *
+ * Why here and not in the SDK's sampler: the instrumentations compute a span's
+ * attributes (URL parsing, header copies) and bind the request's emitters before the
+ * SDK's sampler is asked, so a request it drops still cost most of a traced one; measured
+ * on the gateway, 10% sampling cost 50% of its throughput that way. A request dropped
+ * here runs with tracing suppressed instead: the instrumentations skip it.
+ */
+export function headSampler({ sampler, samplerArg }: Pick<TelemetrySettings, 'sampler' | 'samplerArg'>) {
+  const parentBased = sampler.startsWith('parentbased_');
+  const root: () => boolean = sampler.endsWith('always_on')
+    ? () => true
+    : sampler.endsWith('always_off')
+      ? () => false
+      : () => Math.random() < samplerArg;
+  return (request: Pick<IncomingMessage, 'headers'>): boolean => {
+    const traceparent = request.headers.traceparent;
+    if (parentBased && typeof traceparent === 'string') {
+      const parent = parseTraceParent(traceparent);
+      if (parent !== null) return (parent.traceFlags & 1) === 1;
+    }
+    return root();
+  };
 }
+
+/** True in a request the head sampler dropped (tracing is suppressed in its context). */
+export const untracedRequest = (): boolean => isTracingSuppressed(context.active());
+
+const HEX = '0123456789abcdef';
+const randomHex = (length: number) => {
+  let out = '';
+  for (let i = 0; i < length; i++) out += HEX[(Math.random() * 16) | 0];
+  return out;
+};
+
+/**
+ * A traceparent that says "not sampled", for a proxy to send on with a request it does
+ * not trace, so the next service follows the decision instead of sampling a root of its
+ * own. Random ids (not the caller's: an untraced hop writes no span to be the parent).
+ */
+export const unsampledTraceparent = (): string => `00-${randomHex(32)}-${randomHex(16)}-00`;
 
 /** Spans flushed at shutdown wait at most this long: a missing collector must not eat the grace period. */
 const SHUTDOWN_EXPORT_MS = 1000;
@@ -147,8 +171,13 @@ export function startTelemetry(
   { instrumentations = () => [], exporter }: TelemetryOptions = {},
 ): Telemetry | undefined {
   if (!settings.enabled || settings.url === null) return undefined;
+  const sampled = headSampler(settings);
   const provider = new TracerProvider({
-    sampler: samplerFor(settings),
+    // headSampler decided already: what reaches the SDK is traced (a parent-based sampler still
+    // follows the parent for spans that start below a request, such as the gateway's attempts).
+    sampler: settings.sampler.startsWith('parentbased_')
+      ? new ParentBasedSampler({ root: new AlwaysOnSampler() })
+      : new AlwaysOnSampler(),
     resource: resourceFromAttributes({
       ...settings.resourceAttributes,
       'service.name': settings.serviceName,
@@ -169,7 +198,7 @@ export function startTelemetry(
     tracerProvider: provider,
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => untracedPath(request.url),
+        ignoreIncomingRequestHook: (request) => untracedPath(request.url) || !sampled(request),
         // Outgoing node:http requests: none here but the healthcheck's fetch, which is undici.
         disableOutgoingRequestInstrumentation: true,
         headersToSpanAttributes: { server: { requestHeaders: [REQUEST_ID_HEADER] } },

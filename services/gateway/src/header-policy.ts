@@ -62,6 +62,8 @@ export interface ForwardedFor {
   host: string;
   /** Sent as x-forwarded-prefix unless undefined (an upstream whose URL has a base path). */
   prefix: string | undefined;
+  /** A not-sampled traceparent for a request the gateway does not trace (see proxy-routes.ts). */
+  traceparent?: string | undefined;
 }
 
 /**
@@ -93,6 +95,7 @@ export function upstreamRequestHeaders(
     forwarded.host,
   );
   if (forwarded.prefix !== undefined) out.push(FORWARDED_PREFIX_HEADER, forwarded.prefix);
+  if (forwarded.traceparent !== undefined) out.push('traceparent', forwarded.traceparent);
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { runService } from '@lab/platform/run-service';
-import { untracedPath } from '@lab/platform/telemetry';
+import { untracedPath, untracedRequest } from '@lab/platform/telemetry';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { buildApp } from './app.ts';
 import { loadGatewayConfig } from './config.ts';
@@ -9,5 +9,7 @@ await runService({
   buildApp,
   describe: ({ upstreams }) => ({ upstreams }),
   // One client span per attempt at a replica: a retry is a second span, on another address.
-  instrumentations: () => [new UndiciInstrumentation({ ignoreRequestHook: (request) => untracedPath(request.path) })],
+  instrumentations: () => [
+    new UndiciInstrumentation({ ignoreRequestHook: (request) => untracedRequest() || untracedPath(request.path) }),
+  ],
 });

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { PayloadTooLargeError } from '@lab/platform/problem';
-import { tracingActive } from '@lab/platform/telemetry';
+import { tracingActive, unsampledTraceparent, untracedRequest } from '@lab/platform/telemetry';
 import { context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { REQUEST_DROPPED_WHEN_TRACING, upstreamRequestHeaders } from './header-policy.ts';
@@ -73,6 +73,8 @@ export async function proxyRoutes(
             protocol: request.protocol,
             host: request.host,
             prefix: upstream.forwardedPrefix,
+            // Not sampled here: tell the upstream so, or it would sample a trace of its own.
+            traceparent: tracing && untracedRequest() ? unsampledTraceparent() : undefined,
           },
           dropped,
         ),

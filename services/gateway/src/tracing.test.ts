@@ -2,7 +2,13 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfig } from '@lab/platform/config';
-import { readTelemetrySettings, startTelemetry, type Telemetry, untracedPath } from '@lab/platform/telemetry';
+import {
+  readTelemetrySettings,
+  startTelemetry,
+  type Telemetry,
+  untracedPath,
+  untracedRequest,
+} from '@lab/platform/telemetry';
 import { SpanKind } from '@opentelemetry/api';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -30,7 +36,9 @@ beforeAll(async () => {
     { instance: 'gateway-test', version: '0.0.0' },
     {
       exporter,
-      instrumentations: () => [new UndiciInstrumentation({ ignoreRequestHook: (r) => untracedPath(r.path) })],
+      instrumentations: () => [
+        new UndiciInstrumentation({ ignoreRequestHook: (r) => untracedRequest() || untracedPath(r.path) }),
+      ],
     },
   );
   if (!started) throw new Error('tracing did not start');
@@ -158,6 +166,15 @@ describe('a request through the gateway is one trace', () => {
     const [id] = (root?.attributes['http.request.header.x-request-id'] as string[] | undefined) ?? [];
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(received[0]?.headers['x-request-id']).toBe(id);
+  });
+
+  it('a request its caller did not sample makes no span, and tells the replica so with a not-sampled traceparent', async () => {
+    const status = await get('/api/users/', { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' });
+    expect(status).toBe(200);
+    await telemetry.flush();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(received).toHaveLength(1);
+    expect(received[0]?.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   });
 
   it('probes and scrapes make no spans', async () => {
