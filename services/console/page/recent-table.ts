@@ -25,6 +25,7 @@ function requestRow(request: RecentRequest): HTMLTableRowElement {
       'data-status': request.status ?? '',
       'data-replica': request.replica ?? '',
       'data-attempts': request.attempts,
+      'data-at': request.at,
       'data-service': request.service,
       title: 'Show this request’s trace',
     },

@@ -164,8 +164,26 @@ describe('the lab console in a real browser', () => {
     // so, and the console notices the new process (its start time changed). On the way the
     // page may catch it down (red, or out of the graph) for a poll or two.
     let seenDown = false;
+    // Every GET row the recent-requests list shows from the crash on (the list keeps the newest 50).
+    const shownGets = new Map<string, { status: number; attempts: number }>();
+    const readShownGets = async () => {
+      const rows = await page
+        .locator('[data-testid="recent-request"][data-method="GET"]')
+        .evaluateAll((els) =>
+          els.map((el) => [
+            el.getAttribute('data-trace-id') ?? '',
+            Number(el.getAttribute('data-status')),
+            Number(el.getAttribute('data-attempts')),
+            Number(el.getAttribute('data-at')),
+          ]),
+        );
+      for (const [traceId, status, attempts, at] of rows as [string, number, number, number][]) {
+        if (at >= since) shownGets.set(traceId, { status, attempts });
+      }
+    };
     await waitFor(
       async () => {
+        await readShownGets();
         if ((await node.count()) === 0 || (await node.getAttribute('data-health')) === 'red') {
           if (!seenDown) await shot('5-replica-down');
           seenDown = true;
@@ -180,16 +198,21 @@ describe('the lab console in a real browser', () => {
     );
     await shot('6-replica-back');
 
+    const backAfterMs = Date.now() - since;
+    // Traffic is judged over at least 5 s from the crash: the restart itself can take under one.
+    while (Date.now() < since + 5_000) {
+      await readShownGets();
+      await sleep(200);
+    }
     const restarts = (await inspectContainer(victim)).RestartCount - restartsBefore;
     const gets = answers.filter((a) => a.method === 'GET' && a.at >= since);
     const failed = gets.filter((a) => a.status !== 200);
-    const rows = page.locator('[data-testid="recent-request"][data-method="GET"]');
-    const shownStatuses = await rows.evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-status'))));
-    const retried = await page.locator('[data-testid="recent-request"]:not([data-attempts="1"])').count();
+    const shownStatuses = [...shownGets.values()].map((row) => row.status);
+    const retried = [...shownGets.values()].filter((row) => row.attempts > 1).length;
     report('console-crash', {
       restarts,
       seenDown,
-      backAfterMs: Date.now() - since,
+      backAfterMs,
       gets: gets.length,
       failed: failed.length,
       shownGets: shownStatuses.length,
@@ -197,9 +220,9 @@ describe('the lab console in a real browser', () => {
     });
     // A real process exit, restarted by the restart policy, not a stop and start.
     expect(restarts).toBe(1);
-    expect(gets.length).toBeGreaterThan(20);
+    expect(gets.length).toBeGreaterThan(50);
     expect(failed).toEqual([]);
-    expect(shownStatuses.length).toBeGreaterThan(0);
+    expect(shownStatuses.length).toBeGreaterThan(50);
     expect(shownStatuses.filter((status) => status >= 500)).toEqual([]);
   });
 
@@ -234,6 +257,7 @@ describe('the lab console in a real browser', () => {
         duration: Number(el.getAttribute('data-duration-ms')),
       })),
     );
+    type SpanRow = (typeof spans)[number];
     const byId = new Map(spans.map((s) => [s.id, s]));
     const root = spans.find((s) => s.parent === '' || !byId.has(s.parent));
     expect(root).toMatchObject({ service: 'gateway', kind: 'server' });
@@ -244,23 +268,27 @@ describe('the lab console in a real browser', () => {
     expect(usersServer?.parent).toBe(attempt?.id);
     expect(database?.service).toBe('users');
 
-    // Every span starts within its parent (one host clock; 0.5 ms for rounding) ...
+    // Times inside one process nest to rounding (0.5 ms); across processes each SDK anchors
+    // its clock at its own start (performance.timeOrigin), so they may be off by a millisecond.
+    const slack = (outer: SpanRow, inner: SpanRow) => (outer.service === inner.service ? 0.5 : 2);
+    // Every span starts within its parent ...
     for (const span of spans) {
       const parent = byId.get(span.parent);
-      if (parent) expect(span.start).toBeGreaterThanOrEqual(parent.start - 0.5);
+      if (parent) expect(span.start).toBeGreaterThanOrEqual(parent.start - slack(parent, span));
     }
     // ... and the request's path nests whole: gateway server > attempt > users server > database.
     // (Framework spans need not: the gateway's handler returns before its attempt ends, and
     // @fastify/otel's request span ends at onResponse, just after the server span.)
-    const chain = [root, attempt, usersServer, database];
-    for (const [outer, inner] of chain.slice(0, -1).map((span, i) => [span, chain[i + 1]] as const)) {
-      expect(inner?.start).toBeGreaterThanOrEqual((outer?.start ?? 0) - 0.5);
-      expect((inner?.start ?? 0) + (inner?.duration ?? 0)).toBeLessThanOrEqual(
-        (outer?.start ?? 0) + (outer?.duration ?? 0) + 0.5,
-      );
+    const chain = [root, attempt, usersServer, database] as SpanRow[];
+    for (const [index, inner] of chain.entries()) {
+      const outer = chain[index - 1];
+      if (!outer) continue;
+      expect(inner.start).toBeGreaterThanOrEqual(outer.start - slack(outer, inner));
+      expect(inner.start + inner.duration).toBeLessThanOrEqual(outer.start + outer.duration + slack(outer, inner));
     }
+    // What the page labels the hop: the attempt's time less the replica's own (it can round to 0:
+    // the replica's span ends when its process gets round to 'finish', the gateway may be done first).
     const hopMs = (attempt?.duration ?? 0) - (usersServer?.duration ?? 0);
     report('console-trace', { spans: spans.length, gatewayMs: root?.duration, hopMs: Math.round(hopMs * 100) / 100 });
-    expect(hopMs).toBeGreaterThan(0);
   });
 });
