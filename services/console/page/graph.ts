@@ -56,7 +56,10 @@ export function renderMicroGraph(root: SVGSVGElement, snapshot: LiveSnapshot): v
     layers.labels.append(
       edgeLabel(to.y, [
         { text: `breaker ${breaker}`, className: `breaker-label breaker-${breaker}` },
-        { text: `ejected ${service.ejections} · retried ${service.retries}`, className: 'muted' },
+        {
+          text: `ejected ${service.ejections} · retried ${service.retries}${retryReasons(service)}`,
+          className: 'muted',
+        },
       ]),
     );
     layers.nodes.append(serviceGroup(service, box, service.name, null));
@@ -260,6 +263,12 @@ function serviceGroup(service: ServiceNode, b: Box, testName: string, subtitle: 
     group.append(replicaNode(testName, replica, replicaBox));
   });
   return group;
+}
+
+/** " (503: 2, ECONNREFUSED: 1)": why the gateway retried, from its /metrics. */
+function retryReasons(service: ServiceNode): string {
+  const reasons = Object.entries(service.retriesByReason);
+  return reasons.length === 0 ? '' : ` (${reasons.map(([reason, count]) => `${reason}: ${count}`).join(', ')})`;
 }
 
 /** How long a replica wears its "restarted" flag: long enough to be noticed in a demo. */

@@ -49,6 +49,8 @@ export interface ServiceNode {
   breaker: 'closed' | 'open' | 'half-open' | null;
   ejections: number;
   retries: number;
+  /** Why the gateway retried (its /metrics): a status such as 503, or a connection error such as ECONNREFUSED. */
+  retriesByReason: Record<string, number>;
   /** Summed over its replicas. */
   figures: Figures;
   replicas: ReplicaNode[];

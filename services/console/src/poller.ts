@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { ConsoleConfig } from './config.ts';
+import { retriesByReason } from './gateway-metrics.ts';
 import type { FaultSettings } from './live-types.ts';
 import { parseServiceStats, StatsSeries } from './stats-series.ts';
 
@@ -120,6 +121,8 @@ export interface GatewayObservation {
   /** The last topology received; kept while the gateway is unreachable. */
   topology: Topology | null;
   topologyFresh: boolean;
+  /** From its /metrics: retries by upstream, then by reason. */
+  retriesByReason: ReadonlyMap<string, Record<string, number>>;
 }
 
 export interface PollerView {
@@ -143,6 +146,7 @@ type PollerSettings = Pick<ConsoleConfig, 'gatewayUrl' | 'monolithUrl' | 'labFau
 interface Answer {
   status: number;
   body: unknown;
+  text: string;
 }
 
 const NO_SUCH_HOST = new Set(['ENOTFOUND', 'ENODATA']);
@@ -175,6 +179,7 @@ export class Poller {
     series: new StatsSeries(),
     topology: null,
     topologyFresh: false,
+    retriesByReason: new Map(),
   };
   #replicas = new Map<string, ReplicaObservation>();
   #monolith: ReplicaObservation[] | null = null;
@@ -240,16 +245,18 @@ export class Poller {
 
   async #poll(): Promise<void> {
     const gatewayUrl = this.#settings.gatewayUrl;
-    const [topology, ready, stats, monolithIps] = await Promise.all([
+    const [topology, ready, stats, metrics, monolithIps] = await Promise.all([
       this.#get(`${gatewayUrl}/api/_topology`),
       this.#get(`${gatewayUrl}/health/ready`),
       this.#get(`${gatewayUrl}/health/stats`),
+      this.#get(`${gatewayUrl}/metrics`),
       this.#resolveMonolith(),
     ]);
     const gateway = this.#gateway;
     gateway.reachable = ready !== undefined;
     gateway.ready = ready === undefined ? false : ready.status === 200 ? true : ready.status === 503 ? false : null;
     this.#recordStats(gateway.series, stats);
+    if (metrics?.status === 200) gateway.retriesByReason = retriesByReason(metrics.text);
     const parsedTopology = topology?.status === 200 ? parseTopology(topology.body) : undefined;
     gateway.topologyFresh = parsedTopology !== undefined;
     if (parsedTopology) gateway.topology = parsedTopology;
@@ -340,7 +347,7 @@ export class Poller {
       } catch {
         body = undefined;
       }
-      return { status: response.status, body };
+      return { status: response.status, body, text };
     } catch {
       return undefined;
     }
