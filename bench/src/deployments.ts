@@ -42,21 +42,21 @@ const GATEWAY_ENV = {
 const OTLP_SINK = 'http://otlp-sink:4318';
 
 /**
- * Tracing as a deployment can have it: off (the services' default without an endpoint),
- * every request sampled, or docker-compose.yml's sampler (.env's OTEL_TRACES_SAMPLER*).
- * Spans go to the OTLP sink (startOtlpSink).
+ * Tracing as a deployment can have it: off (the services' default without an endpoint, and
+ * docker-compose.yml's), every request sampled, or the sampler .env sets for when it is
+ * turned on (OTEL_TRACES_SAMPLER*). Spans go to the OTLP sink (startOtlpSink).
  */
 export const TRACING = {
   full: { OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_SINK, OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
-  composeDefault: {
+  ratio: {
     OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_SINK,
     OTEL_TRACES_SAMPLER: labSetting('OTEL_TRACES_SAMPLER'),
     OTEL_TRACES_SAMPLER_ARG: labSetting('OTEL_TRACES_SAMPLER_ARG'),
   },
 } as const;
 
-/** "10%" for the compose default's ratio, as the reports name it. */
-export const COMPOSE_SAMPLING = `${Number(labSetting('OTEL_TRACES_SAMPLER_ARG')) * 100}%`;
+/** "1%" for .env's ratio, as the reports name it. */
+export const SAMPLING_RATIO = `${Number(labSetting('OTEL_TRACES_SAMPLER_ARG')) * 100}%`;
 
 /** The collector traced deployments export to, on the load generator's core so its CPU is not the deployment's. */
 export async function startOtlpSink(session: BenchSession): Promise<Container> {
@@ -263,7 +263,7 @@ async function startSecondGateway(
 
 /**
  * A gateway with docker-compose.yml's settings: request logs at info, rate limiting on at
- * its default, and tracing at its default sampling. The default limit (10,000 req/s per
+ * its default, and tracing as .env sets it. The default limit (10,000 req/s per
  * client address) is above what the load reaches: the cost of counting is measured, not
  * rejections.
  */
@@ -272,12 +272,14 @@ export const startGatewayDefaults = (session: BenchSession): Promise<HelloProxy>
     HELLO_URL: GATEWAY_ENV.HELLO_URL,
     USERS_URL: GATEWAY_ENV.USERS_URL,
     LOG_LEVEL: 'info',
-    ...TRACING.composeDefault,
+    // Tracing as compose has it: .env's OTEL_SDK_DISABLED decides.
+    ...TRACING.ratio,
+    OTEL_SDK_DISABLED: labSetting('OTEL_SDK_DISABLED'),
   });
 
 /** The benchmark's gateway (logs at warn, no rate limit) with tracing on: what tracing alone costs. */
 export const startTracedGateway = (session: BenchSession, tracing: keyof typeof TRACING): Promise<HelloProxy> =>
-  startSecondGateway(session, `gateway-traced-${tracing === 'full' ? 'full' : 'default'}`, {
+  startSecondGateway(session, `gateway-traced-${tracing}`, {
     ...SERVICE_ENV,
     ...GATEWAY_ENV,
     ...TRACING[tracing],

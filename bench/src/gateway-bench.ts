@@ -1,13 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { docker, memoryMiB, processMemory } from '@lab/lab-kit/docker';
+import { labSetting } from '@lab/lab-kit/lab-env';
 import { LOADGEN_IMAGE, runLoad } from '@lab/lab-kit/loadgen';
 import { type BenchContext, benchBuild, buildImages, RESULTS_DIR, runBench, serviceBuilds } from './bench-run.ts';
 import { sourceMapResolver, summariseCpuProfile } from './cpu-profile.ts';
 import {
-  COMPOSE_SAMPLING,
   CPU_LAYOUT,
   type HelloProxy,
   PORTS,
+  SAMPLING_RATIO,
   startGatewayDefaults,
   startLoadgen,
   startMicroservices,
@@ -29,7 +30,7 @@ const COLUMNS = [
   'express',
   'gateway',
   'gateway traced 100%',
-  `gateway traced ${COMPOSE_SAMPLING}`,
+  `gateway traced ${SAMPLING_RATIO}`,
   'gateway defaults',
 ] as const;
 const column = (name: (typeof COLUMNS)[number]) => COLUMNS.indexOf(name);
@@ -42,8 +43,8 @@ const GATEWAY_RATIOS: RatioColumn[] = [
   { label: 'gateway / nginx', numerator: GATEWAY, denominator: column('nginx') },
   { label: 'traced 100% / gateway', numerator: column('gateway traced 100%'), denominator: GATEWAY },
   {
-    label: `traced ${COMPOSE_SAMPLING} / gateway`,
-    numerator: column(`gateway traced ${COMPOSE_SAMPLING}`),
+    label: `traced ${SAMPLING_RATIO} / gateway`,
+    numerator: column(`gateway traced ${SAMPLING_RATIO}`),
     denominator: GATEWAY,
   },
   { label: 'defaults / gateway', numerator: column('gateway defaults'), denominator: GATEWAY },
@@ -85,7 +86,7 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
   const micro = await startMicroservices(session);
   const sink = await startOtlpSink(session);
   const tracedFull = await startTracedGateway(session, 'full');
-  const tracedDefault = await startTracedGateway(session, 'composeDefault');
+  const tracedDefault = await startTracedGateway(session, 'ratio');
   const defaults = await startGatewayDefaults(session);
   const nginx = await startProxy(session, 'nginx');
   const replyFrom = await startProxy(session, 'reply-from');
@@ -155,7 +156,7 @@ async function gatewayBench(context: BenchContext): Promise<Report> {
       ...context.machine,
       `CPU: the load generator (in a container on the same Docker network) on core ${CPU_LAYOUT.loadgen}; hello and the proxy under test share core ${CPU_LAYOUT.deployment} (the other proxies sit idle there). Only one path is under load at a time.`,
       `Paths to the same hello: direct; nginx (${nginxVersion.replace('nginx version: ', '')}, image ${nginxBase}, 1 worker, 64 kept-alive upstream connections, access log off); Fastify 5 + @fastify/reply-from (undici pool); Express 5 + http-proxy-middleware (kept-alive agent); the gateway with LOG_LEVEL=warn and RATE_LIMIT_ENABLED=false; the gateway with docker-compose.yml's defaults (LOG_LEVEL=info, rate limiting on at its default 600000 a minute per client, which the load stays below). Every proxy strips /api/hello and has the gateway's 256 MiB limit and hardening.`,
-      `Tracing: the two traced gateways are the benchmark's gateway with OpenTelemetry on, exporting OTLP/HTTP protobuf to a sink that only reads the bytes (bench/otlp-sink, on the load generator's core): one at 100% sampling (parentbased_always_on), one at docker-compose.yml's default (${TRACING.composeDefault.OTEL_TRACES_SAMPLER}, ratio ${TRACING.composeDefault.OTEL_TRACES_SAMPLER_ARG}). Spans per request through the gateway: the HTTP server span, @fastify/otel's request and handler spans and one undici client span per attempt; hello is shared and untraced, so this is the gateway's own cost. The sink received ${exported.exports} exports, ${(exported.bytes / 1024 / 1024).toFixed(1)} MB, in the run. "gateway defaults" also traces at the compose default.`,
+      `Tracing: the two traced gateways are the benchmark's gateway with OpenTelemetry on, exporting OTLP/HTTP protobuf to a sink that only reads the bytes (bench/otlp-sink, on the load generator's core): one at 100% sampling (parentbased_always_on), one at the ratio .env sets for when tracing is turned on (${TRACING.ratio.OTEL_TRACES_SAMPLER}, ratio ${TRACING.ratio.OTEL_TRACES_SAMPLER_ARG}). Spans per request through the gateway: the HTTP server span, @fastify/otel's request and handler spans and one undici client span per attempt; hello is shared and untraced, so this is the gateway's own cost. The sink received ${exported.exports} exports, ${(exported.bytes / 1024 / 1024).toFixed(1)} MB, in the run. "gateway defaults" traces as .env says (OTEL_SDK_DISABLED=${labSetting('OTEL_SDK_DISABLED')}).`,
       `Saturation: autocannon 9, ${options.connections} connections, closed loop; throughput counts 2xx only, percentiles from every response.`,
       `Open loop: ${rate} req/s (50% of the gateway's saturation) sent evenly paced by bench/loadgen/open-loop.mjs over ${OPEN_LOOP_CONNECTIONS} kept-alive connections (undici Pool); each latency runs from the request's scheduled send time, not its actual one, so queueing is counted (coordinated omission corrected, as wrk2 does). The first 0.5 s of each run is sent but not recorded.`,
     ],

@@ -1,6 +1,6 @@
 import type { BenchContext } from './bench-run.ts';
 import {
-  COMPOSE_SAMPLING,
+  SAMPLING_RATIO,
   seedDeployment,
   startLoadgen,
   startMicroservices,
@@ -22,7 +22,7 @@ const ROUTES = [
 
 const LEVELS = [
   { tracing: 'full', label: 'traced 100%' },
-  { tracing: 'composeDefault', label: `traced ${COMPOSE_SAMPLING} (compose default)` },
+  { tracing: 'ratio', label: `traced ${SAMPLING_RATIO}` },
 ] as const;
 
 const SEEDED_USERS = 50;
@@ -79,7 +79,7 @@ export async function measureTracingCost(
     ratios: [],
     rows,
     notes: [
-      `Every service traced (OpenTelemetry, OTLP/HTTP protobuf to a sink on the load generator's core that only reads the bytes), at 100% sampling (parentbased_always_on) and at docker-compose.yml's default (${TRACING.composeDefault.OTEL_TRACES_SAMPLER}, ratio ${TRACING.composeDefault.OTEL_TRACES_SAMPLER_ARG}). The untraced figures are the Saturation table's, from the same run; the traced ones come from fresh deployments measured the same way afterwards.`,
+      `Every service traced (OpenTelemetry, OTLP/HTTP protobuf to a sink on the load generator's core that only reads the bytes), at 100% sampling (parentbased_always_on) and at the ratio .env sets for when tracing is turned on (${TRACING.ratio.OTEL_TRACES_SAMPLER}, ratio ${TRACING.ratio.OTEL_TRACES_SAMPLER_ARG}; docker-compose.yml's default is tracing off, OTEL_SDK_DISABLED=true, so untraced). The untraced figures are the Saturation table's, from the same run; the traced ones come from fresh deployments measured the same way afterwards.`,
       "Spans per traced request through the microservices: 8 for a user (the gateway's HTTP server, Fastify request and handler spans and its attempt; users' server, request and handler spans and the database statement), 6 for hello; the monolith makes 4 for a user. A request that is not sampled still pays for context propagation and the instrumentation hooks.",
     ],
   };

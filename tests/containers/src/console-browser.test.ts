@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * The lab console, driven in Debian's Chromium against the real compose stack started
- * as the README says (`LAB_FAULTS=on OTEL_TRACES_SAMPLER_ARG=1 docker compose --profile
- * lab up`), with traffic through the gateway the whole time. Screenshots of each step
+ * as the README says (`LAB_FAULTS=on OTEL_SDK_DISABLED=false OTEL_TRACES_SAMPLER_ARG=1
+ * docker compose --profile lab up`), with traffic through the gateway the whole time. Screenshots of each step
  * land in .reports/console/ (CI keeps them as artifacts).
  */
 const CHROMIUM = '/usr/bin/chromium';
@@ -57,7 +57,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   stack = await composeUp('mslab-console', {
     readyPath: '/api/users',
-    env: { COMPOSE_PROFILES: 'lab', LAB_FAULTS: 'on', OTEL_TRACES_SAMPLER_ARG: '1' },
+    env: { COMPOSE_PROFILES: 'lab', LAB_FAULTS: 'on', OTEL_SDK_DISABLED: 'false', OTEL_TRACES_SAMPLER_ARG: '1' },
   });
   consoleUrl = await stack.url('console', CONSOLE_PORT);
   await waitFor(async () => (await fetch(`${consoleUrl}/health/ready`)).ok, 60_000, 'the console is ready');
