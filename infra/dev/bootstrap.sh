@@ -7,6 +7,8 @@
 set -euo pipefail
 
 LOCAL_NODE_IMAGE=microservices-lab/node:24-local
+# build-postgres.sh tags its image with the major version of Debian's postgresql package.
+LOCAL_POSTGRES_PREFIX=microservices-lab/postgres:
 RYUK_IMAGE=testcontainers/ryuk
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -128,14 +130,16 @@ ensure_docker() {
   fail "dockerd did not answer within 60 s; see /var/log/dockerd.log"
 }
 
-configured_node_image() {
-  if [[ -n "${NODE_IMAGE:-}" ]]; then
-    echo "$NODE_IMAGE"
-  elif [[ -f "$env_file" ]] && grep -q '^NODE_IMAGE=' "$env_file"; then
-    # The repo's .env holds the default that compose and the tests read too.
-    grep '^NODE_IMAGE=' "$env_file" | tail -n 1 | cut -d= -f2- | tr -d "\"'"
+# The image a variable names: the shell's value, else the repo's .env default that compose
+# and the tests read too.
+configured_image() {
+  local key=$1
+  if [[ -n "${!key:-}" ]]; then
+    echo "${!key}"
+  elif [[ -f "$env_file" ]] && grep -q "^$key=" "$env_file"; then
+    grep "^$key=" "$env_file" | tail -n 1 | cut -d= -f2- | tr -d "\"'"
   else
-    fail "NODE_IMAGE is set neither in the environment nor in $env_file"
+    fail "$key is set neither in the environment nor in $env_file"
   fi
 }
 
@@ -151,21 +155,31 @@ set_env_line() {
   printf '%s\n' "$updated" >"$env_file"
 }
 
-ensure_node_image() {
-  local image
-  image="$(configured_node_image)"
+# ensure_image KEY LOCAL_PREFIX BUILD_SCRIPT WHAT: the configured image if present or
+# pullable; else the one BUILD_SCRIPT makes from this machine's own software, which then
+# becomes KEY's line in .env (git shows .env as changed: this machine's setting, not one
+# to commit).
+ensure_image() {
+  local key=$1 local_prefix=$2 build_script=$3 what=$4 image
+  image="$(configured_image "$key")"
 
   if docker image inspect "$image" >/dev/null 2>&1; then
-    log "base image $image is present"
-  elif [[ "$image" != "$LOCAL_NODE_IMAGE" ]] && timeout 60 docker pull "$image" >&2; then
-    log "pulled base image $image"
+    log "$what image $image is present"
+  elif [[ "$image" != "$local_prefix"* ]] && timeout 60 docker pull "$image" >&2; then
+    log "pulled $what image $image"
   else
-    log "$image is neither present nor pullable; building $LOCAL_NODE_IMAGE from this machine's node"
-    bash "$repo_root/infra/offline-base/build.sh" "$LOCAL_NODE_IMAGE" >&2
-    image="$LOCAL_NODE_IMAGE"
-    set_env_line NODE_IMAGE "$image"
+    log "$image is neither present nor pullable; building one from this machine's $what"
+    local build_log
+    build_log="$(mktemp)"
+    bash "$repo_root/infra/offline-base/$build_script" >/dev/null 2>"$build_log" \
+      || { cat "$build_log" >&2; fail "infra/offline-base/$build_script failed"; }
+    cat "$build_log" >&2
+    image="$(sed -n 's/^offline-base: built \([^ ]*\) .*/\1/p' "$build_log")"
+    rm -f "$build_log"
+    [[ -n "$image" ]] || fail "infra/offline-base/$build_script built no image"
+    set_env_line "$key" "$image"
   fi
-  emit "export NODE_IMAGE=$(printf '%q' "$image")"
+  emit "export $key=$(printf '%q' "$image")"
 }
 
 ensure_ryuk_setting() {
@@ -179,5 +193,7 @@ ensure_ryuk_setting() {
 
 ensure_node
 ensure_docker
-ensure_node_image
+ensure_image NODE_IMAGE "$LOCAL_NODE_IMAGE" build.sh node
+# The users service's PostgreSQL (compose's `postgres` profile, the swarm stack, the tests).
+ensure_image POSTGRES_IMAGE "$LOCAL_POSTGRES_PREFIX" build-postgres.sh postgresql
 ensure_ryuk_setting

@@ -13,6 +13,8 @@ await build({
   format: 'esm',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // pg's optional native binding (pg-native): loaded only on request, never installed here.
+  external: ['pg-native'],
   // CommonJS dependencies (pino, express) call require(); an ES module has none,
   // so the bundle defines one. The alias avoids clashing with the app's own imports.
   banner: {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { docker, runCli } from './docker.ts';
-import { REPO_ROOT, resolveNodeImage, SERVICE_PORTS } from './lab-env.ts';
+import { POSTGRES, REPO_ROOT, resolveNodeImage, SERVICE_PORTS } from './lab-env.ts';
 import { waitForOk } from './wait.ts';
 
 /** Compose v2 (`docker compose`) where it works, else docker-compose 1.x: the file serves both. */
@@ -41,7 +41,7 @@ export async function composeProject(
   overrides: string[] = [],
 ): Promise<ComposeProject> {
   const [command = 'docker-compose', ...prefix] = await composeCommand();
-  const withEnv = { NODE_IMAGE: resolveNodeImage(), ...env };
+  const withEnv = { NODE_IMAGE: resolveNodeImage(), POSTGRES_IMAGE: POSTGRES.image, ...env };
   const files = ['docker-compose.yml', ...overrides].flatMap((file) => ['-f', `${REPO_ROOT}${file}`]);
   const compose = (...args: string[]) =>
     runCli(command, [...prefix, '-p', project, ...files, ...args], { env: withEnv });

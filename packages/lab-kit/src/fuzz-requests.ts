@@ -4,8 +4,8 @@ import { expect } from 'vitest';
 
 /** What databaseSnapshot reads of the users service's repository. */
 interface ListableRepository {
-  counts(): unknown;
-  list(query: { limit: number }): { items: unknown[] };
+  counts(): Promise<unknown>;
+  list(query: { limit: number }): Promise<{ items: unknown[] }>;
 }
 
 /** Generators of hostile HTTP requests for the users service, shared by the in-process and over-HTTP fuzz tests. */
@@ -268,11 +268,12 @@ export function fuzzRequest(knownIds: readonly string[]): fc.Arbitrary<FuzzReque
 }
 
 /** Everything a refused request must not change: every row's content, and how many keys were recorded. */
-export function databaseSnapshot(repository: ListableRepository): string {
-  return JSON.stringify([repository.counts(), repository.list({ limit: 1_000_000 }).items]);
+export async function databaseSnapshot(repository: ListableRepository): Promise<string> {
+  return JSON.stringify([await repository.counts(), (await repository.list({ limit: 1_000_000 })).items]);
 }
 
-const LEAKS = /SQLITE_|constraint failed|no such (table|column)|\n\s+at |node:internal|\.ts:\d+/;
+const LEAKS =
+  /SQLITE_|constraint failed|duplicate key value|violates|no such (table|column)|\n\s+at |node:internal|\.ts:\d+/;
 
 /** Why a response breaks the contract (5xx, a 4xx that is not problem+json, internals in the body), or undefined. */
 export function contractBreach(

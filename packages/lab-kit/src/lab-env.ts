@@ -72,3 +72,20 @@ export const CPU_QUOTA: Readonly<Record<ServiceName, number>> = Object.freeze(
     }),
   ) as Record<ServiceName, number>,
 );
+
+/**
+ * The users service's PostgreSQL (compose's `postgres` profile, the swarm stack, the tests):
+ * its image (the official one, or bootstrap's build from Debian's package), the official
+ * image's settings, and the DATABASE_URL a users replica on the same network gets.
+ */
+export const POSTGRES = Object.freeze({
+  image: labSetting('POSTGRES_IMAGE'),
+  user: labSetting('POSTGRES_USER'),
+  password: labSetting('POSTGRES_PASSWORD'),
+  database: labSetting('POSTGRES_DB'),
+  port: 5432,
+  memoryLimitMib: Number(labSetting('POSTGRES_MEMORY_LIMIT_MIB')),
+});
+
+export const postgresUrl = (host: string, port: number = POSTGRES.port, database: string = POSTGRES.database) =>
+  `postgres://${POSTGRES.user}:${encodeURIComponent(POSTGRES.password)}@${host}:${port}/${database}`;

@@ -146,17 +146,24 @@ export function parseConfig<T extends object>(env: Env, describe: (read: ConfigR
 }
 
 /**
- * For `main.ts`: a ConfigError ends the process with one line on stderr and exit
- * code 78 (EX_CONFIG), so orchestrators and humans see exactly which variable is wrong.
+ * A ConfigError ends the process with one line on stderr and exit code 78 (EX_CONFIG),
+ * so orchestrators and humans see exactly which variable is wrong; anything else is
+ * left to the caller. Also for settings only checkable once used (a database URL that
+ * refuses the login).
  */
+export function exitIfConfigError(error: unknown): void {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`configuration error: ${error.message}\n`);
+    process.exit(78);
+  }
+}
+
+/** For `main.ts`: the config, or the process ends on a ConfigError (exitIfConfigError). */
 export function loadConfigOrExit<T>(load: () => T): T {
   try {
     return load();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
-      process.exit(78);
-    }
+    exitIfConfigError(error);
     throw error;
   }
 }

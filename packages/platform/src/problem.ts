@@ -161,6 +161,24 @@ export class UpstreamTimeoutError extends HttpError {
   }
 }
 
+/**
+ * The service's own database cannot answer now (down, restarting, unreachable). A write cut
+ * off mid-commit may or may not have landed: retrying a create with its Idempotency-Key is safe.
+ */
+export class DatabaseUnavailableError extends HttpError {
+  constructor(reason: string) {
+    super(
+      503,
+      'DATABASE_UNAVAILABLE',
+      `The database is unavailable (${reason}); retry, with the same Idempotency-Key for a create`,
+      {},
+      {
+        'retry-after': '1',
+      },
+    );
+  }
+}
+
 /** LAB_FAULTS answered a request with an error instead of handling it (see faults.ts). */
 export class InjectedFaultError extends HttpError {
   constructor(status: number, errorRate: number) {

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Express } from 'express';
 import type { FastifyInstance } from 'fastify';
-import { type Env, loadConfigOrExit, parseConfig, type readServiceSettings } from './config.js';
+import { type Env, exitIfConfigError, loadConfigOrExit, parseConfig, type readServiceSettings } from './config.js';
 import { Faults } from './faults.js';
 import { type LabPort, openLabPort } from './faults-listener.js';
 import { Health } from './health.js';
@@ -92,7 +92,13 @@ export async function runService<C extends ServiceSettings>({
       await telemetry?.shutdown();
     },
   });
-  server = await listen(app, config);
+  try {
+    // Plugins load here: one that opens a database can find its setting wrong only now.
+    server = await listen(app, config);
+  } catch (error) {
+    exitIfConfigError(error);
+    throw error;
+  }
   lab = await openLabPort(config, { faults, logger });
   logger.info(
     { port: config.port, tracing: tracing.enabled ? tracing.url : 'off', ...describe?.(config) },

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
 import { loadUsersConfig } from './config.ts';
-import { DATABASE_FILE } from './users-repository.ts';
+import { DATABASE_FILE } from './sqlite-repository.ts';
 
 let dataDir: string;
 let app: FastifyInstance;

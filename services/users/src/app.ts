@@ -1,11 +1,14 @@
 import { createFastifyApp } from '@lab/platform/fastify';
 import type { Health } from '@lab/platform/health';
+import type { Logger } from '@lab/platform/logger';
 import { type ServiceDeps, serviceDeps } from '@lab/platform/run-service';
 import { tracingActive } from '@lab/platform/telemetry';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { UsersConfig } from './config.ts';
+import { createPostgresUsersRepository } from './postgres-repository.ts';
+import { createSqliteUsersRepository } from './sqlite-repository.ts';
 import { withDatabaseSpans } from './traced-repository.ts';
-import { createSqliteUsersRepository, DATABASE_FILE, type UsersRepository } from './users-repository.ts';
+import type { UsersRepository } from './users-repository.ts';
 import { usersRoutes } from './users-routes.ts';
 
 export interface UsersOptions {
@@ -14,15 +17,28 @@ export interface UsersOptions {
   repository?: UsersRepository;
 }
 
+/** PostgreSQL when DATABASE_URL is set (replicas on several machines), else SQLite in DATA_DIR (one host). */
+export async function openUsersRepository(config: UsersConfig, log: Pick<Logger, 'warn'>): Promise<UsersRepository> {
+  if (config.databaseUrl === undefined) return createSqliteUsersRepository(config);
+  return createPostgresUsersRepository({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.dbPoolSize,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+    queryTimeoutMs: config.dbQueryTimeoutMs,
+    applicationName: config.service,
+    onIdleError: (error) => log.warn({ err: error }, 'a pooled database connection broke; the next call opens another'),
+  });
+}
+
 /**
  * What users is: its routes and the repository they own, opened when the plugin
  * loads and closed with the app. Served alone by `buildApp`, or by the monolith
  * under `/api/users`.
  */
 export const users: FastifyPluginAsync<UsersOptions> = async (app, { config, health, repository }) => {
-  const opened = repository ?? createSqliteUsersRepository(config);
-  const store = tracingActive() ? withDatabaseSpans(opened, { system: 'sqlite', namespace: DATABASE_FILE }) : opened;
-  health.addCheck('database', () => ({ ok: store.ping() }));
+  const opened = repository ?? (await openUsersRepository(config, app.log));
+  const store = tracingActive() ? withDatabaseSpans(opened) : opened;
+  health.addCheck('database', async () => ({ ok: await store.ping(), system: store.identity.system }));
   app.addHook('onClose', async () => store.close());
   await app.register(usersRoutes, { repository: store });
 };

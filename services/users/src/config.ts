@@ -1,10 +1,21 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Env, parseConfig, readServiceSettings } from '@lab/platform/config';
 import pkg from '../package.json' with { type: 'json' };
+import { checkDatabaseUrl, redactDatabaseUrl } from './database-url.ts';
+import { DATABASE_FILE } from './sqlite-repository.ts';
+
+const databaseUrlOrUndefined = (raw: string) => (raw === '' ? undefined : checkDatabaseUrl(raw));
 
 export function loadUsersConfig(env: Env) {
   return parseConfig(env, (read) => ({
     ...readServiceSettings(read, { service: 'users', port: 8090, version: pkg.version }),
+    /** Set: users lives on this PostgreSQL server (what replicas on several machines share). Unset: SQLite in DATA_DIR. */
+    databaseUrl: databaseUrlOrUndefined(read.string('DATABASE_URL', '')),
+    /** How long the first connection to DATABASE_URL may take (the server may be starting too). */
+    dbConnectTimeoutMs: read.integer('DB_CONNECT_TIMEOUT_MS', 15_000, { min: 0, max: 300_000 }),
+    /** PostgreSQL connections per replica, and how long a statement may take before it fails as a 503. */
+    dbPoolSize: read.integer('DB_POOL_SIZE', 10, { min: 1, max: 100 }),
+    dbQueryTimeoutMs: read.integer('DB_QUERY_TIMEOUT_MS', 5000, { min: 100, max: 60_000 }),
     dataDir: resolve(read.string('DATA_DIR', './data')),
     /** How long a write waits for another replica's lock on the shared database file. */
     busyTimeoutMs: read.integer('DB_BUSY_TIMEOUT_MS', 5000, { min: 0, max: 60_000 }),
@@ -13,3 +24,8 @@ export function loadUsersConfig(env: Env) {
 }
 
 export type UsersConfig = ReturnType<typeof loadUsersConfig>;
+
+/** For the "listening" log line: where this process keeps users, the password redacted. */
+export const describeUsersStore = ({ databaseUrl, dataDir }: UsersConfig) => ({
+  database: databaseUrl === undefined ? `sqlite ${join(dataDir, DATABASE_FILE)}` : redactDatabaseUrl(databaseUrl),
+});

@@ -14,7 +14,8 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
 import { loadUsersConfig } from './config.ts';
-import { createSqliteUsersRepository, type UsersRepository } from './users-repository.ts';
+import { createSqliteUsersRepository } from './sqlite-repository.ts';
+import type { UsersRepository } from './users-repository.ts';
 
 /**
  * The same fuzzing twice: in-process with `inject` (fast, many runs), then over a real
@@ -36,10 +37,10 @@ beforeAll(async () => {
   const config = loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INSTANCE_NAME: 'users-fuzz-http' });
   repository = createSqliteUsersRepository(config);
   app = buildApp(config, { repository });
-  knownIds = Array.from(
-    { length: 12 },
-    (_, n) => repository.create({ name: `Seed ${n}`, email: `seed${n}@example.org` }).id,
-  );
+  knownIds = [];
+  for (let n = 0; n < 12; n++) {
+    knownIds.push((await repository.create({ name: `Seed ${n}`, email: `seed${n}@example.org` })).id);
+  }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('users did not get a TCP port');
@@ -153,7 +154,7 @@ describe('users under fuzzed bytes, over HTTP', () => {
     try {
       await fc.assert(
         fc.asyncProperty(rawRequest, async (bytes) => {
-          const before = databaseSnapshot(repository);
+          const before = await databaseSnapshot(repository);
           const answer = await sendRaw(bytes);
           tally.requests++;
           if (answer === '') return;
@@ -162,7 +163,7 @@ describe('users under fuzzed bytes, over HTTP', () => {
           expect(status, answer.slice(0, 200)).toBeLessThan(500);
           if (status >= 400) {
             expect(answer, answer.slice(0, 200)).toMatch(/\r\ncontent-type: application\/problem\+json/i);
-            expect(databaseSnapshot(repository)).toBe(before);
+            expect(await databaseSnapshot(repository)).toBe(before);
           }
         }),
         { seed: FUZZ_SEED, numRuns: RAW_RUNS },

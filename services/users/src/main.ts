@@ -1,5 +1,5 @@
 import { runService } from '@lab/platform/run-service';
 import { buildApp } from './app.ts';
-import { loadUsersConfig } from './config.ts';
+import { describeUsersStore, loadUsersConfig } from './config.ts';
 
-await runService({ loadConfig: loadUsersConfig, buildApp, describe: ({ dataDir }) => ({ dataDir }) });
+await runService({ loadConfig: loadUsersConfig, buildApp, describe: describeUsersStore });

@@ -6,8 +6,9 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createSqliteUsersRepository } from './sqlite-repository.ts';
 import { withDatabaseSpans } from './traced-repository.ts';
-import { createSqliteUsersRepository, type UsersRepository } from './users-repository.ts';
+import type { UsersRepository } from './users-repository.ts';
 
 const exporter = new InMemorySpanExporter();
 let dataDir: string;
@@ -17,28 +18,25 @@ beforeAll(() => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }));
   dataDir = mkdtempSync(join(tmpdir(), 'users-spans-'));
-  repository = withDatabaseSpans(createSqliteUsersRepository({ dataDir, busyTimeoutMs: 1000 }), {
-    system: 'sqlite',
-    namespace: 'users.db',
-  });
+  repository = withDatabaseSpans(createSqliteUsersRepository({ dataDir, busyTimeoutMs: 1000 }));
 });
 
-afterAll(() => {
-  repository.close();
+afterAll(async () => {
+  await repository.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-it('every statement or transaction is one database span under the request span, the error ones marked', () => {
+it('every statement or transaction is one database span under the request span, the error ones marked', async () => {
   const request = trace.getTracer('test').startSpan('handler');
-  context.with(trace.setSpan(context.active(), request), () => {
-    const ada = repository.create({ name: 'Ada', email: 'ada@example.com' });
-    repository.get(ada.id);
-    repository.list({ limit: 10 });
-    repository.createOnce({ name: 'Bob', email: 'bob@example.com' }, 'key-1');
-    repository.update(ada.id, { name: 'Ada L.' });
-    expect(() => repository.create({ name: 'Ada again', email: 'ada@example.com' })).toThrow(ConflictError);
-    repository.remove(ada.id);
-    repository.ping();
+  await context.with(trace.setSpan(context.active(), request), async () => {
+    const ada = await repository.create({ name: 'Ada', email: 'ada@example.com' });
+    await repository.get(ada.id);
+    await repository.list({ limit: 10 });
+    await repository.createOnce({ name: 'Bob', email: 'bob@example.com' }, 'key-1');
+    await repository.update(ada.id, { name: 'Ada L.' });
+    await expect(repository.create({ name: 'Ada again', email: 'ada@example.com' })).rejects.toThrow(ConflictError);
+    await repository.remove(ada.id);
+    await repository.ping();
   });
   request.end();
 

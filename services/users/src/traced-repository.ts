@@ -16,24 +16,16 @@ const OPERATION = {
 
 type Traced = keyof typeof OPERATION;
 
-export interface DatabaseIdentity {
-  /** OpenTelemetry's db.system.name: sqlite, postgresql. */
-  system: string;
-  /** db.namespace: the database file or name. */
-  namespace: string;
-}
-
 /**
  * A repository whose every statement or transaction is a database span under the
- * request's span. It wraps the interface, so any store behind it is traced alike.
- * The health check's ping is left out: probes are not traced either.
+ * request's span, named by the store's identity (db.system.name: sqlite, postgresql).
+ * It wraps the interface, so any store behind it is traced alike. The health check's
+ * ping is left out: probes are not traced either.
  */
-export function withDatabaseSpans(
-  repository: UsersRepository,
-  { system, namespace }: DatabaseIdentity,
-): UsersRepository {
+export function withDatabaseSpans(repository: UsersRepository): UsersRepository {
+  const { system, namespace } = repository.identity;
   const traced = <K extends Traced>(method: K): UsersRepository[K] => {
-    const work = repository[method] as (...args: unknown[]) => unknown;
+    const work = repository[method] as (...args: unknown[]) => Promise<unknown>;
     const attributes = {
       'db.system.name': system,
       'db.namespace': namespace,
@@ -42,10 +34,10 @@ export function withDatabaseSpans(
       // createOnce reads and writes the idempotency key in one transaction.
       ...(method === 'createOnce' ? { 'db.transaction': true } : {}),
     };
-    return ((...args: unknown[]) => {
+    return (async (...args: unknown[]) => {
       const span = tracer.startSpan(`${OPERATION[method]} users`, { kind: SpanKind.CLIENT, attributes });
       try {
-        return work.apply(repository, args);
+        return await work.apply(repository, args);
       } catch (error) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
         throw error;
@@ -55,7 +47,8 @@ export function withDatabaseSpans(
     }) as UsersRepository[K];
   };
   return {
-    ...repository,
+    identity: repository.identity,
+    migrationsApplied: repository.migrationsApplied,
     list: traced('list'),
     get: traced('get'),
     create: traced('create'),

@@ -4,7 +4,10 @@ import { errorCodes, type FastifyInstance } from 'fastify';
 import type { NewUser, UsersRepository } from './users-repository.ts';
 import { UUID_PATTERN } from './uuid-v7.ts';
 
-/** No control characters and no lone UTF-16 surrogates: SQLite would store those as U+FFFD, not as sent. */
+/**
+ * No control characters and no lone UTF-16 surrogates: SQLite would store those as U+FFFD,
+ * not as sent, and PostgreSQL refuses the NUL character outright.
+ */
 const PRINTABLE_TEXT_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$';
 const name = { type: 'string', minLength: 1, maxLength: 100, pattern: PRINTABLE_TEXT_PATTERN } as const;
 const email = { type: 'string', format: 'email', maxLength: 254 } as const;
@@ -108,8 +111,8 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
       const idempotencyKey = request.headers[IDEMPOTENCY_KEY_HEADER];
       const { user: created, replayed } =
         idempotencyKey === undefined
-          ? { user: repository.create(request.body), replayed: false }
-          : repository.createOnce(request.body, idempotencyKey);
+          ? { user: await repository.create(request.body), replayed: false }
+          : await repository.createOnce(request.body, idempotencyKey);
       if (replayed) reply.header('idempotent-replayed', 'true');
       const prefix = resolveForwardedPrefix(request.headers[FORWARDED_PREFIX_HEADER]);
       const collectionPath = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
@@ -121,14 +124,14 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     '/:id',
     { schema: { params: idParams, querystring: noQuery, response: { 200: user } } },
     async (request) => {
-      const found = repository.get(request.params.id);
+      const found = await repository.get(request.params.id);
       if (!found) throw noSuchUser(request.params.id);
       return found;
     },
   );
 
   const update = async (id: string, changes: Partial<NewUser>) => {
-    const updated = repository.update(id, changes);
+    const updated = await repository.update(id, changes);
     if (!updated) throw noSuchUser(id);
     return updated;
   };
@@ -156,7 +159,7 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     '/:id',
     { schema: { params: idParams, querystring: noQuery } },
     async (request, reply) => {
-      if (!repository.remove(request.params.id)) throw noSuchUser(request.params.id);
+      if (!(await repository.remove(request.params.id))) throw noSuchUser(request.params.id);
       return reply.code(204).send();
     },
   );

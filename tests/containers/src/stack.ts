@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { docker, removeLabelled } from '@lab/lab-kit/docker';
-import { CPU_QUOTA, imageFor, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
+import {
+  CPU_QUOTA,
+  imageFor,
+  MEMORY_LIMIT_MIB,
+  postgresUrl,
+  SERVICE_PORTS,
+  type ServiceName,
+} from '@lab/lab-kit/lab-env';
 import { CPU_LAYOUT, LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
 import { GenericContainer, Network, type StartedNetwork, type StartedTestContainer, Wait } from 'testcontainers';
+import { startPostgres } from './postgres.ts';
 
 /**
  * Gateway figures for the fault tests: the documented defaults (README) scaled
@@ -101,6 +109,8 @@ export interface Stack extends AsyncDisposable {
   startExtra(service: ServiceName, options?: ServiceOptions): Promise<StartedTestContainer>;
   /** The load generator (bench/loadgen) on this network, on its own core; the stack removes it. */
   startLoadgen(): Promise<StartedTestContainer>;
+  /** With `database: 'postgres'`: the server users keeps its data on (its data on a volume the stack removes). */
+  postgres?: StartedTestContainer;
 }
 
 export interface StackOptions {
@@ -108,6 +118,8 @@ export interface StackOptions {
   gatewayEnv?: Record<string, string>;
   /** Every service with its CPU quota on the deployment core, each replica as a small machine (the scaling layout). */
   cpuQuotas?: boolean;
+  /** Where users keeps its data: SQLite on a shared volume (the default), or a PostgreSQL container. */
+  database?: 'sqlite' | 'postgres';
 }
 
 /**
@@ -118,6 +130,7 @@ export async function startStack({
   usersReplicas = 1,
   gatewayEnv = {},
   cpuQuotas = false,
+  database = 'sqlite',
 }: StackOptions = {}): Promise<Stack> {
   await using cleanup = new AsyncDisposableStack();
   const runId = randomBytes(4).toString('hex');
@@ -136,9 +149,18 @@ export async function startStack({
   // `docker rm -f` works on running, paused, stopped and disconnected containers alike.
   cleanup.defer(() => removeLabelled(`${RUN_LABEL}=${runId}`));
 
+  let postgres: StartedTestContainer | undefined;
+  if (database === 'postgres') {
+    const volume = `mslab-postgres-${runId}`;
+    volumes.push(volume);
+    postgres = await startPostgres({ network, volume, labels: { [RUN_LABEL]: runId } });
+  }
+  const usersStore: ServiceOptions = postgres
+    ? { env: { DATABASE_URL: postgresUrl('postgres') } }
+    : { volume: volumes[0] as string };
   const users: StartedTestContainer[] = [];
   const addUsersReplica = async () => {
-    const replica = await startService('users', network, runId, { volume: volumes[0], cpuQuota: cpuQuotas });
+    const replica = await startService('users', network, runId, { ...usersStore, cpuQuota: cpuQuotas });
     users.push(replica);
     return replica;
   };
@@ -162,6 +184,7 @@ export async function startStack({
     gateway,
     gatewayUrl: hostUrl(gateway, 'gateway'),
     addUsersReplica,
+    ...(postgres ? { postgres } : {}),
     startExtra(service, options = {}) {
       if (options.volume) volumes.push(options.volume);
       return startService(service, network, runId, options);
