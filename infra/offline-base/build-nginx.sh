@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds an nginx image from Debian's nginx package, for machines that cannot pull the
 # official one; bench:gateway runs it when it needs nginx and neither is there.
-# Installs the package with apt-get (as root) when /usr/sbin/nginx is missing.
+# Installs the package with apt-get (as root) when /usr/sbin/nginx is missing (rootfs.sh).
 # Usage: build-nginx.sh [image-tag]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
@@ -12,35 +12,14 @@ busybox=/bin/busybox
 # The official image's user, so a Dockerfile's `USER nginx` works on either.
 nginx_uid=101
 
-fail() { echo "offline-base: $*" >&2; exit 1; }
-log() { echo "offline-base: $*" >&2; }
-
 work=""
-added_policy=""
-cleanup() {
-  [[ -z "$work" ]] || rm -rf "$work"
-  [[ -z "$added_policy" ]] || rm -f "$added_policy"
-}
-trap cleanup EXIT
+trap '[[ -z "$work" ]] || rm -rf "$work"' EXIT
 
 command -v docker >/dev/null || fail "no docker CLI on PATH"
 # busybox gives the image a shell, for `docker exec` (the benchmark reads /proc with it).
 [[ -x "$busybox" ]] || fail "$busybox is missing; apt-get install busybox-static"
 
-if [[ ! -x "$nginx_bin" ]]; then
-  [[ $EUID -eq 0 ]] || fail "$nginx_bin is missing and installing it needs root: sudo apt-get install nginx"
-  command -v apt-get >/dev/null || fail "$nginx_bin is missing and there is no apt-get to install it with"
-  log "installing Debian's nginx package"
-  # The package's scripts would start a root nginx on port 80; a policy-rc.d answering
-  # 101 tells them not to. One already there is left alone.
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    added_policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' >"$added_policy"
-    chmod 755 "$added_policy"
-  fi
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >&2
-fi
+[[ -x "$nginx_bin" ]] || install_package nginx
 nginx_version="$("$nginx_bin" -v 2>&1 | sed 's|.*nginx/||')"
 
 started=$SECONDS

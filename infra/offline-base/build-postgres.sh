@@ -4,7 +4,7 @@
 # POSTGRES_DB, PGDATA), runs as the same user (postgres, uid 70 as in postgres:*-alpine) and
 # keeps its data in /var/lib/postgresql/data, so docker-compose.yml, the swarm stack and the
 # tests use either image alike. infra/dev/bootstrap.sh runs it and records POSTGRES_IMAGE.
-# Installs the package with apt-get (as root) when no server binary is there.
+# Installs the package with apt-get (as root) when no server binary is there (rootfs.sh).
 # Usage: build-postgres.sh [image-tag]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
@@ -12,36 +12,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
 busybox=/bin/busybox
 postgres_uid=70
 
-fail() { echo "offline-base: $*" >&2; exit 1; }
-log() { echo "offline-base: $*" >&2; }
-
 work=""
-added_policy=""
-cleanup() {
-  [[ -z "$work" ]] || rm -rf "$work"
-  [[ -z "$added_policy" ]] || rm -f "$added_policy"
-}
-trap cleanup EXIT
+trap '[[ -z "$work" ]] || rm -rf "$work"' EXIT
 
 command -v docker >/dev/null || fail "no docker CLI on PATH"
 [[ -x "$busybox" ]] || fail "$busybox is missing; apt-get install busybox-static"
 
 server_dir() { find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort -V | tail -n 1; }
 
-if [[ -z "$(server_dir)" ]]; then
-  [[ $EUID -eq 0 ]] || fail "no PostgreSQL server in /usr/lib/postgresql; installing it needs root: sudo apt-get install postgresql"
-  command -v apt-get >/dev/null || fail "no PostgreSQL server in /usr/lib/postgresql and no apt-get to install it with"
-  log "installing Debian's postgresql package"
-  # The package's scripts would start a cluster on this machine; a policy-rc.d answering
-  # 101 tells them not to. One already there is left alone.
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    added_policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' >"$added_policy"
-    chmod 755 "$added_policy"
-  fi
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
-fi
+[[ -n "$(server_dir)" ]] || install_package postgresql
 server="$(server_dir)"
 [[ -x "$server/bin/postgres" ]] || fail "$server/bin/postgres is missing"
 version="$("$server/bin/postgres" --version | awk '{ print $3 }')"

@@ -7,8 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
 image="${1:-${OFFLINE_BASE_IMAGE:-microservices-lab/node:24-local}}"
 busybox=/bin/busybox
 
-fail() { echo "offline-base: $*" >&2; exit 1; }
-log() { echo "offline-base: $*" >&2; }
 
 node_bin="$(command -v node)" || fail "no node on PATH; install Node 24 first (infra/dev/bootstrap.sh does)"
 node_bin="$(realpath "$node_bin")"

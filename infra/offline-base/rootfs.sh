@@ -1,5 +1,27 @@
-# Sourced by build.sh and build-nginx.sh: the steps every image built from this machine's
-# own binaries shares, from an empty root filesystem to a tagged image.
+# Sourced by build.sh, build-nginx.sh and build-postgres.sh: the steps every image built from
+# this machine's own binaries shares, from an empty root filesystem to a tagged image.
+
+fail() { echo "offline-base: $*" >&2; exit 1; }
+log() { echo "offline-base: $*" >&2; }
+
+# install_package PACKAGE: apt-get install of a Debian package (as root) whose scripts would
+# start its service on this machine (a root nginx on port 80, a PostgreSQL cluster); a
+# policy-rc.d answering 101 tells them not to. One already there is left alone.
+install_package() {
+  local package=$1 added_policy="" status=0
+  [[ $EUID -eq 0 ]] || fail "installing $package needs root: sudo apt-get install $package"
+  command -v apt-get >/dev/null || fail "$package is missing and there is no apt-get to install it with"
+  log "installing Debian's $package package"
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    added_policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$added_policy"
+    chmod 755 "$added_policy"
+  fi
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package"; } >&2 \
+    || status=$?
+  [[ -z "$added_policy" ]] || rm -f "$added_policy"
+  return "$status"
+}
 
 # copy_libs ROOTFS BINARY...: the shared libraries the binaries link to, at the exact paths
 # they ask for, the loader included; ldd exits non-zero for a static binary, which simply
