@@ -1,5 +1,5 @@
 import { docker } from '@lab/lab-kit/docker';
-import { waitFor } from '@lab/lab-kit/wait';
+import { leaveSwarm } from '@lab/lab-kit/swarm';
 
 /** What the engine held before a chapter ran, so the run can leave it exactly so. */
 export interface EngineState {
@@ -65,23 +65,4 @@ export async function restoreEngine(before: EngineState): Promise<string[]> {
     removed.push(`${dangling.length} untagged image(s)`);
   }
   return removed;
-}
-
-/**
- * Services, then their overlay networks, then the swarm: `swarm leave --force` with
- * tasks still running leaves overlay networks behind that no command can remove
- * (and that a later `docker compose up` would reuse by name) until dockerd restarts.
- */
-async function leaveSwarm(): Promise<void> {
-  const services = (await docker('service', 'ls', '--quiet')).split('\n').filter(Boolean);
-  if (services.length > 0) await docker('service', 'rm', ...services);
-  const tasksGone = async () =>
-    (await docker('ps', '--all', '--quiet', '--filter', 'label=com.docker.swarm.service.id')) === '';
-  // Past the deadline, leave anyway: a stuck task must not keep the engine in swarm mode.
-  await waitFor(tasksGone, 60_000, 'swarm tasks gone', 500).catch(() => undefined);
-  const overlays = (await docker('network', 'ls', '--filter', 'scope=swarm', '--format', '{{.Name}}'))
-    .split('\n')
-    .filter((name) => name && name !== 'ingress');
-  for (const name of overlays) await docker('network', 'rm', name).catch(() => undefined);
-  await docker('swarm', 'leave', '--force');
 }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { imageFor, REPO_ROOT, resolveNodeImage, type ServiceName } from './lab-env.ts';
 
@@ -98,6 +99,15 @@ export async function inspectContainer(id: string): Promise<ContainerInfo> {
 /** How many host ports a container publishes. */
 export const publishedPorts = (info: ContainerInfo) =>
   Object.values(info.NetworkSettings.Ports ?? {}).flatMap((bindings) => bindings ?? []).length;
+
+/** A host port nothing listens on now, for a publish that must name its host port (the swarm stack's). */
+export async function freeHostPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** Docker names a container's host after the first 12 characters of its id (what x-served-by carries). */
 export const dockerHostname = (id: string) => id.slice(0, 12);

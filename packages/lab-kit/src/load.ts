@@ -8,6 +8,8 @@ export interface Route {
   path: string;
   method?: string;
   body?: unknown;
+  /** Sent with every request of the route, e.g. an Idempotency-Key that makes a POST retryable. */
+  headers?: Record<string, string>;
   /** Requests per second on this route; the load's `ratePerSecond` when absent. */
   ratePerSecond?: number;
 }
@@ -63,7 +65,8 @@ export function startLoad({
     const sentAt = now();
     const request = fetch(`${baseUrl}${route.path}`, {
       method: route.method ?? 'GET',
-      headers: route.body === undefined ? {} : { 'content-type': 'application/json' },
+      headers:
+        route.body === undefined ? (route.headers ?? {}) : { 'content-type': 'application/json', ...route.headers },
       ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
       signal: AbortSignal.timeout(clientTimeoutMs),
     })

@@ -2,7 +2,7 @@ import { helloRouter } from '@lab/hello/app';
 import { mountExpressRouter } from '@lab/platform/express';
 import { createFastifyApp } from '@lab/platform/fastify';
 import { type ServiceDeps, serviceDeps } from '@lab/platform/run-service';
-import { users } from '@lab/users/app';
+import { users, usersFastifyOptions } from '@lab/users/app';
 import type { FastifyInstance } from 'fastify';
 import type { MonolithConfig } from './config.ts';
 
@@ -17,7 +17,13 @@ export function buildApp(config: MonolithConfig, deps: Partial<ServiceDeps> = {}
   // draining turns the whole monolith unready at once. Likewise one set of lab faults
   // and request stats, applied and counted once at the Fastify root for hello too.
   const { logger, health, faults } = serviceDeps(config, deps);
-  const app = createFastifyApp({ logger, health, faults, bodyLimit: config.bodyLimitBytes });
+  const app = createFastifyApp({
+    logger,
+    health,
+    faults,
+    bodyLimit: config.bodyLimitBytes,
+    options: usersFastifyOptions(config.users),
+  });
 
   app.register(users, { prefix: '/api/users', config: config.users, health });
 

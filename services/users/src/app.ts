@@ -43,6 +43,15 @@ export const users: FastifyPluginAsync<UsersOptions> = async (app, { config, hea
   await app.register(usersRoutes, { repository: store });
 };
 
+/**
+ * Fastify's options for an app that registers `users`: its plugin may wait for the database
+ * up to DB_CONNECT_TIMEOUT_MS, longer than Fastify's 10 s default for a plugin to load, which
+ * would otherwise end the start with FST_ERR_PLUGIN_TIMEOUT instead of the one-line error.
+ */
+export const usersFastifyOptions = ({ dbConnectTimeoutMs }: UsersConfig) => ({
+  pluginTimeout: dbConnectTimeoutMs + 10_000,
+});
+
 export interface UsersDeps extends Partial<ServiceDeps> {
   repository?: UsersRepository;
 }
@@ -50,7 +59,13 @@ export interface UsersDeps extends Partial<ServiceDeps> {
 /** An un-listened users service: the platform's Fastify conventions around the users plugin. */
 export function buildApp(config: UsersConfig, deps: UsersDeps = {}): FastifyInstance {
   const { logger, health, faults } = serviceDeps(config, deps);
-  const app = createFastifyApp({ logger, health, faults, bodyLimit: config.bodyLimitBytes });
+  const app = createFastifyApp({
+    logger,
+    health,
+    faults,
+    bodyLimit: config.bodyLimitBytes,
+    options: usersFastifyOptions(config),
+  });
   app.register(users, { config, health, ...(deps.repository ? { repository: deps.repository } : {}) });
   return app;
 }

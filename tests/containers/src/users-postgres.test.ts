@@ -82,10 +82,11 @@ describe('users on PostgreSQL: configuration that cannot work stops it at start'
       /^configuration error: DATABASE_URL was refused by the server: .*password/,
     ],
     [
+      // The default wait (15 s), longer than Fastify's own 10 s limit for a plugin to load.
       'a host that never answers',
       url('wrong-secret', 'no-such-host'),
-      { DB_CONNECT_TIMEOUT_MS: '1500' },
-      /^configuration error: DATABASE_URL cannot be reached within 1500 ms/,
+      {},
+      /^configuration error: DATABASE_URL cannot be reached within 15000 ms \(DB_CONNECT_TIMEOUT_MS\)/,
     ],
     [
       'a URL that is not postgres://',
