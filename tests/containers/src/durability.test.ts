@@ -68,6 +68,9 @@ async function killCycles(stack: Stack, { killServerInCycle }: { killServerInCyc
     await docker('kill', '--signal', 'SIGKILL', ...victims);
     await writers.stop();
     attempted += writers.attempted();
+    // Until the engine has seen them exit: removing a container while its exit is still being
+    // processed can leave a stale endpoint behind, and then its network cannot be removed.
+    await docker('wait', ...victims);
     await docker('rm', '-f', ...stack.users.map((c) => c.getId()));
     stack.users.length = 0;
     const restartedAt = performance.now();

@@ -140,12 +140,24 @@ export async function startStack({
     for (const volume of volumes) await docker('volume', 'rm', '-f', volume).catch(() => '');
   });
   const network = await new Network().start();
-  cleanup.defer(() =>
-    network.stop().then(
-      () => {},
-      () => {},
-    ),
-  );
+  /** Every container this stack started, removed or not: see the network's removal below. */
+  const startedNames: string[] = [];
+  const track = async (starting: Promise<StartedTestContainer>) => {
+    const container = await starting;
+    startedNames.push(container.getName().replace(/^\//, ''));
+    return container;
+  };
+  cleanup.defer(async () => {
+    await network.stop().catch(async () => {
+      // A container removed while the engine was still handling its exit (a SIGKILL, then
+      // rm -f) can leave a stale endpoint, and the network then "has active endpoints".
+      // A forced disconnect by the container's name clears it.
+      for (const name of startedNames) {
+        await docker('network', 'disconnect', '--force', network.getName(), name).catch(() => '');
+      }
+      await docker('network', 'rm', network.getName()).catch(() => '');
+    });
+  });
   // `docker rm -f` works on running, paused, stopped and disconnected containers alike.
   cleanup.defer(() => removeLabelled(`${RUN_LABEL}=${runId}`));
 
@@ -153,29 +165,31 @@ export async function startStack({
   if (database === 'postgres') {
     const volume = `mslab-postgres-${runId}`;
     volumes.push(volume);
-    postgres = await startPostgres({ network, volume, labels: { [RUN_LABEL]: runId } });
+    postgres = await track(startPostgres({ network, volume, labels: { [RUN_LABEL]: runId } }));
   }
   const usersStore: ServiceOptions = postgres
     ? { env: { DATABASE_URL: postgresUrl('postgres') } }
     : { volume: volumes[0] as string };
   const users: StartedTestContainer[] = [];
   const addUsersReplica = async () => {
-    const replica = await startService('users', network, runId, { ...usersStore, cpuQuota: cpuQuotas });
+    const replica = await track(startService('users', network, runId, { ...usersStore, cpuQuota: cpuQuotas }));
     users.push(replica);
     return replica;
   };
   // The first replica alone: Docker fills a new named volume from the image's /data (owner
   // included) on its first mount, and a replica mounting it meanwhile can find it root-owned.
   const [hello] = await Promise.all([
-    startService('hello', network, runId, { cpuQuota: cpuQuotas }),
+    track(startService('hello', network, runId, { cpuQuota: cpuQuotas })),
     addUsersReplica(),
   ]);
   await Promise.all(Array.from({ length: usersReplicas - 1 }, () => addUsersReplica()));
-  const gateway = await startService('gateway', network, runId, {
-    publish: true,
-    env: gatewayEnv,
-    cpuQuota: cpuQuotas,
-  });
+  const gateway = await track(
+    startService('gateway', network, runId, {
+      publish: true,
+      env: gatewayEnv,
+      cpuQuota: cpuQuotas,
+    }),
+  );
   const owned = cleanup.move();
   return {
     network,
@@ -187,16 +201,18 @@ export async function startStack({
     ...(postgres ? { postgres } : {}),
     startExtra(service, options = {}) {
       if (options.volume) volumes.push(options.volume);
-      return startService(service, network, runId, options);
+      return track(startService(service, network, runId, options));
     },
     startLoadgen() {
       // Its own core: the generator must not compete with what it measures.
-      return new LabContainer(LOADGEN_IMAGE)
-        .onCores(CPU_LAYOUT.loadgen)
-        .withLabels({ [RUN_LABEL]: runId })
-        .withNetwork(network)
-        .withStartupTimeout(30_000)
-        .start();
+      return track(
+        new LabContainer(LOADGEN_IMAGE)
+          .onCores(CPU_LAYOUT.loadgen)
+          .withLabels({ [RUN_LABEL]: runId })
+          .withNetwork(network)
+          .withStartupTimeout(30_000)
+          .start(),
+      );
     },
     [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
