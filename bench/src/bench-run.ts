@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { buildImage, cpuModel, requireDocker } from '@lab/lab-kit/docker';
-import { imageFor, REPO_ROOT, type ServiceName } from '@lab/lab-kit/lab-env';
+import { cpuModel, requireDocker } from '@lab/lab-kit/docker';
+import { createImageBuilds } from '@lab/lab-kit/images';
 import { type BenchOptions, parseOptions } from './options.ts';
 import { type Report, renderMarkdown, renderTerminal } from './report.ts';
 import { BENCH_ROOT, BenchSession } from './session.ts';
@@ -21,24 +21,6 @@ export const RESULTS_DIR = `${BENCH_ROOT}results`;
 const started = performance.now();
 const log = (name: string) => (message: string) =>
   process.stderr.write(`${name} +${((performance.now() - started) / 1000).toFixed(0)}s: ${message}\n`);
-
-type ImageBuild = [image: string, dockerfile: string, dir: string, buildArgs?: Record<string, string>];
-
-/** Service images from their real Dockerfiles, as compose and the container tests build them. */
-export const serviceBuilds = (services: readonly ServiceName[]): ImageBuild[] =>
-  services.map((s) => [imageFor(s), `${REPO_ROOT}services/${s}/Dockerfile`, REPO_ROOT]);
-
-/** A bench image from its own folder under bench/. */
-export const benchBuild = (image: string, dir: string, buildArgs?: Record<string, string>): ImageBuild =>
-  [image, `${BENCH_ROOT}${dir}/Dockerfile`, `${BENCH_ROOT}${dir}`, ...(buildArgs ? [buildArgs] : [])] as ImageBuild;
-
-/** Builds images in order and logs how long each took (cached layers make this seconds). */
-export async function buildImages(context: BenchContext, images: ImageBuild[]) {
-  for (const [image, dockerfile, dir, buildArgs] of images) {
-    const ms = await buildImage(image, dockerfile, dir, buildArgs);
-    context.log(`built ${image} in ${(ms / 1000).toFixed(1)} s`);
-  }
-}
 
 /**
  * The frame around a benchmark: one clear line and exit 1 without Docker; a
@@ -61,7 +43,8 @@ export async function runBench(name: string, body: (context: BenchContext) => Pr
     process.stderr.write(`${name}: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  const session = new BenchSession(name);
+  // Each image this run starts is built by this run, whatever an earlier one left behind.
+  const session = new BenchSession(name, { images: createImageBuilds({ log: log(name) }) });
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`${name}: ${signal}, removing this run's containers\n`);
     void session.teardown().finally(() => process.exit(130));

@@ -1,9 +1,10 @@
 import { imageBytes, memoryMiB } from '@lab/lab-kit/docker';
+import { ensureImages, OTLP_SINK_IMAGE } from '@lab/lab-kit/images';
 import { imageFor, resolveNodeImage, SERVICES } from '@lab/lab-kit/lab-env';
 import { LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
 import { spread } from '@lab/lab-kit/stats';
 import { sleep } from '@lab/lab-kit/wait';
-import { type BenchContext, benchBuild, buildImages, runBench, serviceBuilds } from './bench-run.ts';
+import { type BenchContext, runBench } from './bench-run.ts';
 import { type BlastRadius, blastRadiusNote, measureBlastRadius } from './blast-radius.ts';
 import {
   CPU_LAYOUT,
@@ -31,6 +32,9 @@ const ROUTES: Route[] = [
   { name: 'POST /api/users', target: () => ({ method: 'POST', path: '/api/users', createUsers: true }) },
 ];
 
+/** Built before anything starts; the tracing section runs the OTLP sink. */
+const COMPARE_IMAGES = [...SERVICES.map((service) => imageFor(service)), LOADGEN_IMAGE, OTLP_SINK_IMAGE];
+
 /** Enough distinct users that GETs do not all hit one row. */
 const SEEDED_USERS = 50;
 
@@ -50,7 +54,7 @@ const loadRows = (route: string, [micro, mono]: Figures[], withRps = true): Row[
 
 async function compare(context: BenchContext): Promise<Report> {
   const { session, options, log } = context;
-  await buildImages(context, [...serviceBuilds(SERVICES), benchBuild(LOADGEN_IMAGE, 'loadgen')]);
+  await ensureImages(COMPARE_IMAGES, session.images);
   await session.createNetwork();
   const loadgen = await startLoadgen(session);
 

@@ -1,16 +1,10 @@
 import { docker } from '@lab/lab-kit/docker';
+import { NGINX_PROXY_IMAGE, OTLP_SINK_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE } from '@lab/lab-kit/images';
 import { imageFor, labSetting, MEMORY_LIMIT_MIB, SERVICE_PORTS, type ServiceName } from '@lab/lab-kit/lab-env';
 import { CPU_LAYOUT, LOADGEN_IMAGE } from '@lab/lab-kit/loadgen';
 import { seedUsers } from '@lab/lab-kit/users-api';
 import { sleep, type WaitForOkOptions, waitForOk } from '@lab/lab-kit/wait';
-import {
-  type BenchSession,
-  type Container,
-  NGINX_PROXY_IMAGE,
-  OTLP_SINK_IMAGE,
-  PROXY_IMAGE,
-  REPLY_FROM_IMAGE,
-} from './session.ts';
+import type { BenchSession, Container } from './session.ts';
 
 /**
  * The CPU budget (CPU_LAYOUT): the load generator gets core 0 and each deployment gets

@@ -1,8 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { docker, memoryMiB, processMemory } from '@lab/lab-kit/docker';
-import { labSetting } from '@lab/lab-kit/lab-env';
+import {
+  ensureImages,
+  NGINX_PROXY_IMAGE,
+  OTLP_SINK_IMAGE,
+  PROXY_IMAGE,
+  REPLY_FROM_IMAGE,
+  resolveNginxImage,
+} from '@lab/lab-kit/images';
+import { imageFor, labSetting } from '@lab/lab-kit/lab-env';
 import { LOADGEN_IMAGE, runLoad } from '@lab/lab-kit/loadgen';
-import { type BenchContext, benchBuild, buildImages, RESULTS_DIR, runBench, serviceBuilds } from './bench-run.ts';
+import { type BenchContext, RESULTS_DIR, runBench } from './bench-run.ts';
 import { sourceMapResolver, summariseCpuProfile } from './cpu-profile.ts';
 import {
   CPU_LAYOUT,
@@ -20,7 +28,16 @@ import {
 } from './deployments.ts';
 import { type Figures, measureSideBySide, OPEN_LOOP_CONNECTIONS, type Target } from './measure.ts';
 import type { RatioColumn, Report, Row } from './report.ts';
-import { NGINX_PROXY_IMAGE, OTLP_SINK_IMAGE, PROXY_IMAGE, REPLY_FROM_IMAGE, resolveNginxImage } from './session.ts';
+
+/** Built before anything starts: every column's image and the traced columns' OTLP sink. */
+const GATEWAY_BENCH_IMAGES = [
+  ...(['hello', 'users', 'gateway'] as const).map((service) => imageFor(service)),
+  LOADGEN_IMAGE,
+  PROXY_IMAGE,
+  REPLY_FROM_IMAGE,
+  NGINX_PROXY_IMAGE,
+  OTLP_SINK_IMAGE,
+];
 
 /** The paths to hello, in column order; every proxy strips /api/hello as the gateway does. */
 const COLUMNS = [
@@ -72,14 +89,7 @@ const row = (label: string, unit: Row['unit'], figures: Figures[], pick: (f: Fig
 async function gatewayBench(context: BenchContext): Promise<Report> {
   const { session, options, log } = context;
   const nginxBase = await resolveNginxImage();
-  await buildImages(context, [
-    ...serviceBuilds(['hello', 'users', 'gateway']),
-    benchBuild(LOADGEN_IMAGE, 'loadgen'),
-    benchBuild(PROXY_IMAGE, 'proxy'),
-    benchBuild(REPLY_FROM_IMAGE, 'reply-from'),
-    benchBuild(NGINX_PROXY_IMAGE, 'nginx', { NGINX_IMAGE: nginxBase }),
-    benchBuild(OTLP_SINK_IMAGE, 'otlp-sink'),
-  ]);
+  await ensureImages(GATEWAY_BENCH_IMAGES, session.images);
   await session.createNetwork();
   const loadgen = await startLoadgen(session);
   // users is there only because the gateway's readiness wants both upstreams; no request goes to it.

@@ -1,45 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { docker, imagePresent, removeLabelled } from '@lab/lab-kit/docker';
-import { labImage, REPO_ROOT } from '@lab/lab-kit/lab-env';
-
-const run = promisify(execFile);
+import { docker, removeLabelled } from '@lab/lab-kit/docker';
+import { type ImageBuilds, LAB_IMAGES } from '@lab/lab-kit/images';
 
 export const BENCH_ROOT = fileURLToPath(new URL('../', import.meta.url));
-
-export const PROXY_IMAGE = labImage('bench-proxy');
-export const REPLY_FROM_IMAGE = labImage('bench-reply-from');
-export const NGINX_PROXY_IMAGE = labImage('bench-nginx');
-export const OTLP_SINK_IMAGE = labImage('bench-otlp-sink');
-export const OFFICIAL_NGINX_IMAGE = 'nginx:1.27-alpine';
-export const LOCAL_NGINX_IMAGE = labImage('nginx', 'local');
-
-/**
- * The base of the nginx baseline: the official image when Docker has it or can pull it,
- * else one made from Debian's nginx by infra/offline-base/build-nginx.sh (built once, then kept).
- */
-export async function resolveNginxImage(): Promise<string> {
-  if (await imagePresent(OFFICIAL_NGINX_IMAGE)) return OFFICIAL_NGINX_IMAGE;
-  // As infra/dev/bootstrap.sh: a registry that does not answer should not hang the run.
-  const pulled = await run('docker', ['pull', '--quiet', OFFICIAL_NGINX_IMAGE], { timeout: 60_000 }).then(
-    () => true,
-    () => false,
-  );
-  if (pulled) return OFFICIAL_NGINX_IMAGE;
-  if (await imagePresent(LOCAL_NGINX_IMAGE)) return LOCAL_NGINX_IMAGE;
-  try {
-    await run('bash', [`${REPO_ROOT}infra/offline-base/build-nginx.sh`, LOCAL_NGINX_IMAGE], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim().split('\n').at(-1);
-    throw new Error(`infra/offline-base/build-nginx.sh: ${stderr || (error as Error).message}`);
-  }
-  return LOCAL_NGINX_IMAGE;
-}
 
 export interface ContainerSpec {
   /** Name suffix, unique within a run. */
@@ -79,29 +44,35 @@ export class BenchSession {
   readonly runId = randomBytes(4).toString('hex');
   readonly label: string;
   readonly network: string;
+  /** Every container this session starts runs an image this run built (or bootstrap provided). */
+  readonly images: ImageBuilds;
+  readonly #cli: typeof docker;
   readonly #volumes: string[] = [];
   #networkCreated = false;
 
-  constructor(name: string) {
+  constructor(name: string, { images = LAB_IMAGES, cli = docker }: { images?: ImageBuilds; cli?: typeof docker } = {}) {
     this.name = name;
+    this.images = images;
+    this.#cli = cli;
     this.label = `mslab.bench.run=${this.runId}`;
     this.network = `mslab-bench-${name}-${this.runId}`;
   }
 
   async createNetwork(): Promise<void> {
     // Not --internal: the gateway and the monolith publish a port to 127.0.0.1 for host probes.
-    await docker('network', 'create', '--label', this.label, this.network);
+    await this.#cli('network', 'create', '--label', this.label, this.network);
     this.#networkCreated = true;
   }
 
   async createVolume(suffix: string): Promise<string> {
     const volume = `mslab-bench-${this.runId}-${suffix}`;
     this.#volumes.push(volume);
-    await docker('volume', 'create', '--label', this.label, volume);
+    await this.#cli('volume', 'create', '--label', this.label, volume);
     return volume;
   }
 
   async run(spec: ContainerSpec): Promise<Container> {
+    await this.images.ensure(spec.image);
     const args = ['run', '-d', '--name', `mslab-bench-${this.runId}-${spec.role}`, '--label', this.label];
     args.push('--network', this.network, '--init', '--cpuset-cpus', spec.cpuset);
     if (spec.alias) args.push('--network-alias', spec.alias);
@@ -118,7 +89,7 @@ export class BenchSession {
     const hostPort = spec.publish ? await freePort() : 0;
     if (spec.publish) args.push('-p', `127.0.0.1:${hostPort}:${spec.publish}`);
     for (const [key, value] of Object.entries(spec.env ?? {})) args.push('-e', `${key}=${value}`);
-    const id = await docker(...args, spec.image, ...(spec.command ?? []));
+    const id = await this.#cli(...args, spec.image, ...(spec.command ?? []));
     const container: Container = { id, role: spec.role };
     if (spec.publish) container.hostUrl = `http://127.0.0.1:${hostPort}`;
     return container;
@@ -126,14 +97,14 @@ export class BenchSession {
 
   /** Removes containers now, whatever state they are in. */
   async remove(containers: Container[]): Promise<void> {
-    await docker('rm', '-f', ...containers.map((c) => c.id));
+    await this.#cli('rm', '-f', ...containers.map((c) => c.id));
   }
 
   /** Removes this run's containers, network and volumes, whatever state they are in. */
   async teardown(): Promise<void> {
     await removeLabelled(this.label);
-    if (this.#networkCreated) await docker('network', 'rm', this.network).catch(() => '');
-    for (const volume of this.#volumes) await docker('volume', 'rm', '-f', volume).catch(() => '');
+    if (this.#networkCreated) await this.#cli('network', 'rm', this.network).catch(() => '');
+    for (const volume of this.#volumes) await this.#cli('volume', 'rm', '-f', volume).catch(() => '');
   }
 }
 

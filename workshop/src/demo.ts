@@ -165,7 +165,8 @@ export async function runDemo(spec: DemoSpec, options: DemoOptions): Promise<Dem
   try {
     write(`${styleText('bold', spec.title)}\n`);
     write(`Starting ${project} (${stack.variant}): hello, users x${spec.usersReplicas}, gateway\n`);
-    await stack.compose('up', '--detach', '--scale', `users=${spec.usersReplicas}`);
+    // --build: the demo runs the code of this checkout, not whatever image an earlier run left (cached: seconds).
+    await stack.compose('up', '--detach', '--build', '--scale', `users=${spec.usersReplicas}`);
     aborter.signal.throwIfAborted();
     const gatewayUrl = await stack.url('gateway', SERVICE_PORTS.gateway);
     for (const route of ROUTES) {

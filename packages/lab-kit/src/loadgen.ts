@@ -1,5 +1,5 @@
-import { buildImage, docker } from './docker.ts';
-import { labImage, REPO_ROOT } from './lab-env.ts';
+import { docker } from './docker.ts';
+import { labImage } from './lab-env.ts';
 import { medianOf } from './stats.ts';
 
 /**
@@ -14,10 +14,6 @@ export const LOADGEN_IMAGE = labImage('bench-loadgen');
  * on core 1, so the generator never competes with what it measures.
  */
 export const CPU_LAYOUT = { loadgen: '0', deployment: '1' } as const;
-const LOADGEN_DIR = `${REPO_ROOT}bench/loadgen`;
-
-/** Builds the load generator's image on the lab's base image; returns how long it took (ms). */
-export const buildLoadgenImage = () => buildImage(LOADGEN_IMAGE, `${LOADGEN_DIR}/Dockerfile`, LOADGEN_DIR);
 
 /** One load run inside the load-generator container. */
 export interface LoadSpec {
