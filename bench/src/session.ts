@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { docker, removeLabelled } from '@lab/lab-kit/docker';
-import { type ImageBuilds, LAB_IMAGES } from '@lab/lab-kit/images';
+import type { ImageBuilds } from '@lab/lab-kit/images';
 
 export const BENCH_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -50,7 +50,7 @@ export class BenchSession {
   readonly #volumes: string[] = [];
   #networkCreated = false;
 
-  constructor(name: string, { images = LAB_IMAGES, cli = docker }: { images?: ImageBuilds; cli?: typeof docker } = {}) {
+  constructor(name: string, { images, cli = docker }: { images: ImageBuilds; cli?: typeof docker }) {
     this.name = name;
     this.images = images;
     this.#cli = cli;

@@ -37,7 +37,8 @@ export async function measureTracingCost(
   { session: main, options, log }: BenchContext,
   untraced: Readonly<Record<string, Figures[]>>,
 ): Promise<Table> {
-  const session = new BenchSession(`${main.name}-traced`);
+  // The main session's builds: an image this run built once is not built again.
+  const session = new BenchSession(`${main.name}-traced`, { images: main.images });
   const rows: Row[] = [];
   const traced = new Map<string, Figures[][]>(ROUTES.map((route) => [route.name, []]));
   try {

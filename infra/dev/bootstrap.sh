@@ -163,12 +163,20 @@ ensure_image() {
   local key=$1 local_prefix=$2 build_script=$3 what=$4 image
   image="$(configured_image "$key")"
 
-  if docker image inspect "$image" >/dev/null 2>&1; then
+  if [[ "$image" == "$local_prefix"* ]] && docker image inspect "$image" >/dev/null 2>&1 \
+    && [[ "$(docker image inspect --format '{{index .Config.Labels "org.microservices-lab.recipe"}}' "$image")" \
+      != "$(cat "$repo_root/infra/offline-base/$build_script" "$repo_root/infra/offline-base/rootfs.sh" | sha256sum | cut -c1-16)" ]]; then
+    # Built by an older version of its script (an entrypoint that changed since): build it again.
+    log "$image was built by an older infra/offline-base/$build_script"
+    image=""
+  fi
+
+  if [[ -n "$image" ]] && docker image inspect "$image" >/dev/null 2>&1; then
     log "$what image $image is present"
-  elif [[ "$image" != "$local_prefix"* ]] && timeout 60 docker pull "$image" >&2; then
+  elif [[ -n "$image" && "$image" != "$local_prefix"* ]] && timeout 60 docker pull "$image" >&2; then
     log "pulled $what image $image"
   else
-    log "$image is neither present nor pullable; building one from this machine's $what"
+    log "${image:-the local $what image} is neither present nor pullable (or current); building one from this machine's $what"
     local build_log
     build_log="$(mktemp)"
     bash "$repo_root/infra/offline-base/$build_script" >/dev/null 2>"$build_log" \

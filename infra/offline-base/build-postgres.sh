@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds a PostgreSQL image from Debian's postgresql package, for machines that cannot pull
 # the official one. It takes the official image's settings (POSTGRES_USER, POSTGRES_PASSWORD,
-# POSTGRES_DB, PGDATA), runs as the same user (postgres, uid 70 as in postgres:*-alpine) and
-# keeps its data in /var/lib/postgresql/data, so docker-compose.yml, the swarm stack and the
-# tests use either image alike. infra/dev/bootstrap.sh runs it and records POSTGRES_IMAGE.
+# POSTGRES_DB, their _FILE forms, PGDATA, scripts in /docker-entrypoint-initdb.d), runs as the
+# same user (postgres, uid 70 as in postgres:*-alpine) and keeps its data in
+# /var/lib/postgresql/data, so docker-compose.yml, the swarm stack and the tests use either
+# image alike. infra/dev/bootstrap.sh runs it and records POSTGRES_IMAGE.
 # Installs the package with apt-get (as root) when no server binary is there (rootfs.sh).
 # Usage: build-postgres.sh [image-tag]
 set -euo pipefail
@@ -32,7 +33,7 @@ started=$SECONDS
 work="$(mktemp -d)"
 rootfs="$work/rootfs"
 
-mkdir -p "$rootfs"/{tmp,usr/local/bin,usr/lib/postgresql,usr/share/postgresql,var/run/postgresql,var/lib/postgresql/data}
+mkdir -p "$rootfs"/{tmp,usr/local/bin,usr/lib/postgresql,usr/share/postgresql,var/run/postgresql,var/lib/postgresql/data,docker-entrypoint-initdb.d}
 chmod 1777 "$rootfs/tmp"
 # Writable by anyone, as in the official image: a tmpfs mounted over it (read-only root
 # filesystem) takes this mode, not its owner.
@@ -62,21 +63,41 @@ EOF
 
 # The official image's entrypoint contract, in busybox sh: an empty data directory is
 # initialised once (superuser POSTGRES_USER with POSTGRES_PASSWORD, database POSTGRES_DB,
-# password logins over TCP). `docker stop` sends SIGTERM, which PostgreSQL takes as a "smart"
-# shutdown that waits for every client to hang up; the official image declares STOPSIGNAL
-# SIGINT (fast shutdown), which `docker import` cannot, so the shell passes SIGINT on.
+# password logins over TCP, each setting also as VAR_FILE naming a file, for docker secrets),
+# then /docker-entrypoint-initdb.d/*.sh and *.sql run against a server on the socket only.
+# `docker stop` sends SIGTERM, which PostgreSQL takes as a "smart" shutdown that waits for
+# every client to hang up; the official image declares STOPSIGNAL SIGINT (fast shutdown),
+# which `docker import` cannot, so the shell passes SIGINT on.
 cat >"$rootfs/usr/local/bin/docker-entrypoint.sh" <<'EOF'
 #!/bin/sh
 set -eu
 : "${PGDATA:=/var/lib/postgresql/data}"
 export PGDATA
+# file_env VAR: VAR, or the content of the file VAR_FILE names; both set is an error.
+file_env() {
+  eval "file_env_value=\${$1:-} file_env_path=\${$1_FILE:-}"
+  if [ -n "$file_env_value" ] && [ -n "$file_env_path" ]; then
+    echo "docker-entrypoint: both $1 and $1_FILE are set (but are exclusive)" >&2
+    exit 1
+  fi
+  if [ -n "$file_env_path" ]; then
+    file_env_value="$(cat "$file_env_path")" || exit 1
+    export "$1=$file_env_value"
+  fi
+  unset "$1_FILE" file_env_value file_env_path
+}
 if [ "${1:-}" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+  file_env POSTGRES_USER
+  file_env POSTGRES_PASSWORD
+  file_env POSTGRES_DB
   if [ -z "${POSTGRES_PASSWORD:-}" ]; then
     echo "docker-entrypoint: POSTGRES_PASSWORD is not set; the database would have no password" >&2
     exit 1
   fi
   user="${POSTGRES_USER:-postgres}"
   database="${POSTGRES_DB:-$user}"
+  # As the official image: the init scripts read these.
+  export POSTGRES_USER="$user" POSTGRES_DB="$database"
   mkdir -p "$PGDATA"
   chmod 700 "$PGDATA"
   pwfile="$(mktemp)"
@@ -89,6 +110,29 @@ if [ "${1:-}" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   printf 'host all all all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"
   if [ "$database" != postgres ]; then
     echo "CREATE DATABASE \"$database\";" | postgres --single -D "$PGDATA" -j postgres >/dev/null
+  fi
+  if [ -n "$(ls -A /docker-entrypoint-initdb.d 2>/dev/null)" ]; then
+    # Socket only: pg_isready over TCP (the healthchecks) says "not ready" until the scripts are done.
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w -s start
+    for script in /docker-entrypoint-initdb.d/*; do
+      case "$script" in
+        *.sh)
+          if [ -x "$script" ]; then
+            echo "docker-entrypoint: running $script" >&2
+            "$script"
+          else
+            echo "docker-entrypoint: sourcing $script" >&2
+            . "$script"
+          fi
+          ;;
+        *.sql)
+          echo "docker-entrypoint: running $script" >&2
+          psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "$user" --dbname "$database" -f "$script"
+          ;;
+        *) echo "docker-entrypoint: ignoring $script" >&2 ;;
+      esac
+    done
+    pg_ctl -D "$PGDATA" -m fast -w -s stop
   fi
   echo "docker-entrypoint: initialised $PGDATA (user $user, database $database)" >&2
 fi

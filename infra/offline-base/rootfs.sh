@@ -63,13 +63,21 @@ CONF
 CONF
 }
 
-# import_image TARBALL IMAGE [docker import options...]: tags the tarball as IMAGE; the image
-# it replaces would otherwise linger untagged, so it goes unless something still uses it.
+# recipe_digest SCRIPT: what an image built by SCRIPT was made from (SCRIPT and this file), so
+# infra/dev/bootstrap.sh can tell an image built by an older version of the script and rebuild it.
+recipe_digest() {
+  cat "$1" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16
+}
+
+# import_image TARBALL IMAGE [docker import options...]: tags the tarball as IMAGE, labelled with
+# its recipe's digest; the image it replaces would otherwise linger untagged, so it goes unless
+# something still uses it.
 import_image() {
   local tarball=$1 image=$2 previous_id
   shift 2
   previous_id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
-  docker import "$@" "$tarball" "$image" >/dev/null
+  docker import "$@" --change "LABEL org.microservices-lab.recipe=$(recipe_digest "${BASH_SOURCE[1]}")" \
+    "$tarball" "$image" >/dev/null
   if [[ -n "$previous_id" && "$previous_id" != "$(docker image inspect --format '{{.Id}}' "$image")" ]]; then
     docker image rm "$previous_id" >/dev/null 2>&1 || true
   fi

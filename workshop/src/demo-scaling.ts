@@ -22,8 +22,8 @@ function scaleUsers(replicas: number) {
   return async ({ stack, gatewayUrl, signal }: DemoContext) => {
     // --no-recreate: scaling must not restart the replicas already serving. --no-deps and
     // the service name: only users changes; compose does not re-check the gateway's
-    // depends_on, which an overloaded replica's healthcheck can miss (it is a node process
-    // inside the same CPU quota as the overload).
+    // depends_on, which an overloaded replica's healthcheck can miss (its request waits in
+    // the same queue as the overload).
     await stack.compose('up', '--detach', '--no-recreate', '--no-deps', '--scale', `users=${replicas}`, 'users');
     // The gateway rediscovers replicas every 2 s by default and admits each once its probe passes.
     await waitUnlessAborted(

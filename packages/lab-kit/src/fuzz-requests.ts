@@ -1,4 +1,6 @@
 // The users service's unit tests, the monolith's and the container tests fuzz with the same generators.
+import { request as httpRequest } from 'node:http';
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 
@@ -15,6 +17,11 @@ export interface FuzzRequest {
   url: string;
   headers: Record<string, string>;
   body?: Buffer;
+  /**
+   * How the body travels (issue #21's client shapes): `chunked` with no Content-Length, in
+   * small pieces; `continue` with `Expect: 100-continue`, sent only once the server says so.
+   */
+  delivery?: 'chunked' | 'continue';
 }
 
 export const FUZZ_SEED = 20_261_128;
@@ -43,6 +50,7 @@ const STRANGE_STRINGS = [
 ] as const;
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 /** Methods Node's parser knows but no route here has, so routing, not parsing, must refuse them. */
 const ODD_METHODS = ['PROPFIND', 'MKCOL', 'PURGE', 'SEARCH', 'REPORT', 'LOCK', 'TRACE', 'QUERY'] as const;
 
@@ -262,9 +270,80 @@ export function fuzzRequest(knownIds: readonly string[]): fc.Arbitrary<FuzzReque
     headers: headersWith(contentType),
     body: fc.option(body, { nil: undefined, freq: 2 }).map((payload) => payload ?? undefined),
   });
+  const delivery = fc.option(fc.constantFrom('chunked' as const, 'continue' as const), { nil: undefined, freq: 4 });
   return fc
-    .oneof({ weight: 2, arbitrary: anything }, { weight: 3, arbitrary: create }, { weight: 3, arbitrary: update }, read)
-    .map(({ body: payload, ...request }) => (payload === undefined ? request : { ...request, body: payload }));
+    .tuple(
+      fc.oneof(
+        { weight: 2, arbitrary: anything },
+        { weight: 3, arbitrary: create },
+        { weight: 3, arbitrary: update },
+        read,
+      ),
+      delivery,
+    )
+    .map(([{ body: payload, ...request }, how]) => ({
+      ...request,
+      ...(payload === undefined ? {} : { body: payload }),
+      // Only where a client sends a body on purpose: node:http cannot frame a HEAD's body reliably.
+      ...(how === undefined || payload === undefined || !WITH_BODY.has(request.method) ? {} : { delivery: how }),
+    }));
+}
+
+/** A fuzzed body as the sender should pass it: whole, or as pieces of at most 7 bytes (chunked). */
+export function deliveredBody({ body, delivery }: FuzzRequest): Buffer | Readable | undefined {
+  if (body === undefined || delivery !== 'chunked') return body;
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < body.length; at += 7) pieces.push(body.subarray(at, at + 7));
+  return Readable.from(pieces, { objectMode: false });
+}
+
+/**
+ * Sends a fuzzed request over a real socket with node:http, which (unlike undici) can send
+ * `Expect: 100-continue` and a chunked body, and any method token.
+ */
+export function sendFuzzRequest(baseUrl: string, request: FuzzRequest): Promise<FuzzAnswer> {
+  const { method, url, headers, delivery } = request;
+  const target = new URL(baseUrl);
+  const body = deliveredBody(request);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method,
+        path: `${target.pathname.replace(/\/$/, '')}${url}`,
+        headers: {
+          ...headers,
+          ...(delivery === 'continue' ? { expect: '100-continue' } : {}),
+          ...(Buffer.isBuffer(body) ? { 'content-length': String(body.length) } : {}),
+        },
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          // A final answer instead of 100 Continue: the body was never sent, so the request is done with.
+          if (!req.writableEnded) req.destroy();
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'],
+            body: Buffer.concat(chunks).toString(),
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within 10 s`)));
+    req.on('error', reject);
+    const write = () => {
+      if (body instanceof Readable) body.pipe(req);
+      else req.end(body);
+    };
+    // With Expect, node:http waits for the server's 100 Continue (or its final answer) first.
+    if (delivery === 'continue' && body !== undefined) req.once('continue', write);
+    else write();
+  });
 }
 
 /** Everything a refused request must not change: every row's content, and how many keys were recorded. */

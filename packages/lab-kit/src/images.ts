@@ -136,10 +136,10 @@ export function createImageBuilds({
   };
 }
 
-/** This process's builds: each image at most once per run, whoever asks for it. */
-export const LAB_IMAGES = createImageBuilds();
-
-/** Builds (or checks) images in order, before anything starts, so no build runs beside a measurement. */
-export async function ensureImages(images: readonly string[], builds: ImageBuilds = LAB_IMAGES): Promise<void> {
+/**
+ * Builds (or checks) images in order, before anything starts, so no build runs beside a
+ * measurement. One ImageBuilds per run, shared by everything the run starts.
+ */
+export async function ensureImages(images: readonly string[], builds: ImageBuilds): Promise<void> {
   for (const image of images) await builds.ensure(image);
 }

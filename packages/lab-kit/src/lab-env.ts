@@ -76,7 +76,8 @@ export const CPU_QUOTA: Readonly<Record<ServiceName, number>> = Object.freeze(
 /**
  * The users service's PostgreSQL (compose's `postgres` profile, the swarm stack, the tests):
  * its image (the official one, or bootstrap's build from Debian's package), the official
- * image's settings, and the DATABASE_URL a users replica on the same network gets.
+ * image's settings (`user` is the superuser, the DBA's), users' own role and the script that
+ * makes it on the first start, and the DATABASE_URL a users replica on the same network gets.
  */
 export const POSTGRES = Object.freeze({
   image: labSetting('POSTGRES_IMAGE'),
@@ -85,7 +86,20 @@ export const POSTGRES = Object.freeze({
   database: labSetting('POSTGRES_DB'),
   port: 5432,
   memoryLimitMib: Number(labSetting('POSTGRES_MEMORY_LIMIT_MIB')),
+  appUser: 'users_app',
+  appPassword: labSetting('USERS_DB_PASSWORD'),
+  appSchema: 'users',
+  /** Mounted into /docker-entrypoint-initdb.d, as compose, the swarm stack and Kubernetes do. */
+  initScript: `${REPO_ROOT}infra/postgres/initdb.d/10-users-app.sh`,
 });
 
+const url = (user: string, password: string, host: string, port: number, database: string) =>
+  `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${database}`;
+
+/** users' DATABASE_URL: its own role, which owns the schema `users` and nothing else. */
 export const postgresUrl = (host: string, port: number = POSTGRES.port, database: string = POSTGRES.database) =>
-  `postgres://${POSTGRES.user}:${encodeURIComponent(POSTGRES.password)}@${host}:${port}/${database}`;
+  url(POSTGRES.appUser, POSTGRES.appPassword, host, port, database);
+
+/** The superuser's, for the DBA's work only (a database per test, checking what users_app may not do). */
+export const postgresAdminUrl = (host: string, port: number = POSTGRES.port, database: string = POSTGRES.database) =>
+  url(POSTGRES.user, POSTGRES.password, host, port, database);

@@ -5,6 +5,8 @@ import { waitFor } from './wait.ts';
 
 /** The swarm form of docker-compose.yml (workshop chapter 10, the swarm container test). */
 export const SWARM_STACK_FILE = `${REPO_ROOT}infra/swarm/stack.yml`;
+/** The development secrets that stack deploys unless SWARM_SECRETS_DIR names others. */
+export const SWARM_DEV_SECRETS_DIR = `${REPO_ROOT}infra/swarm/dev-secrets`;
 
 const GWBRIDGE = 'docker_gwbridge';
 

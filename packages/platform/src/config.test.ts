@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigReader, parseConfig, readServiceSettings } from './config.js';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, ConfigReader, parseConfig, readServiceSettings } from './config.js';
 
 describe('ConfigReader', () => {
   it('uses defaults for unset and blank variables', () => {
@@ -32,6 +35,83 @@ describe('ConfigReader', () => {
   it('freezes the parsed object', () => {
     const config = parseConfig({}, (read) => ({ port: read.port('PORT', 1) }));
     expect(Object.isFrozen(config)).toBe(true);
+  });
+});
+
+describe('ConfigReader.secret: NAME or the file NAME_FILE names', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-config-secret-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const SECRET = 'postgres://app:pa55-w0rd@db:5432/users';
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  const thrown = (read: () => unknown) => {
+    try {
+      read();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('#21 finding 18: reads the file NAME_FILE names, without its trailing newline', () => {
+    for (const content of [SECRET, `${SECRET}\n`, `${SECRET}\r\n`]) {
+      const read = new ConfigReader({ DATABASE_URL_FILE: file('url', content) });
+      expect(read.secret('DATABASE_URL')).toBe(SECRET);
+    }
+    expect(new ConfigReader({ DATABASE_URL: SECRET }).secret('DATABASE_URL')).toBe(SECRET);
+    expect(new ConfigReader({ DATABASE_URL_FILE: ' ' }).secret('DATABASE_URL', 'fallback')).toBe('fallback');
+    expect(() => new ConfigReader({}).secret('DATABASE_URL')).toThrow('DATABASE_URL is required');
+  });
+
+  it('#21 finding 18: refuses NAME and NAME_FILE together, naming both', () => {
+    const read = new ConfigReader({ DATABASE_URL: SECRET, DATABASE_URL_FILE: file('both', SECRET) });
+    const message = thrown(() => read.secret('DATABASE_URL'));
+    expect(message).toBe('DATABASE_URL and DATABASE_URL_FILE are both set; set one of them');
+  });
+
+  it('#21 finding 18: stops on a missing, unreadable or empty file with one line naming NAME_FILE and the path', () => {
+    const missing = join(dir, 'missing');
+    expect(thrown(() => new ConfigReader({ DATABASE_URL_FILE: missing }).secret('DATABASE_URL'))).toBe(
+      `DATABASE_URL_FILE names a file that cannot be read (ENOENT) (got ${JSON.stringify(missing)})`,
+    );
+    expect(thrown(() => new ConfigReader({ DATABASE_URL_FILE: dir }).secret('DATABASE_URL'))).toMatch(
+      /^DATABASE_URL_FILE names a file that cannot be read \(EISDIR\)/,
+    );
+    const unreadable = file('unreadable', SECRET);
+    chmodSync(unreadable, 0o000);
+    // root reads a file whatever its mode: the case holds only for other users.
+    if (process.getuid?.() !== 0) {
+      expect(thrown(() => new ConfigReader({ DATABASE_URL_FILE: unreadable }).secret('DATABASE_URL'))).toMatch(
+        /^DATABASE_URL_FILE names a file that cannot be read \(EACCES\)/,
+      );
+    }
+    const empty = file('empty', '\n');
+    expect(thrown(() => new ConfigReader({ DATABASE_URL_FILE: empty }).secret('DATABASE_URL'))).toBe(
+      `DATABASE_URL_FILE names an empty file (got ${JSON.stringify(empty)})`,
+    );
+  });
+
+  it('#21 finding 18: never shows the content of the file in an error, whatever the parser says', () => {
+    // A password file named by mistake: the parser's "got" would print the password itself.
+    const password = file('password', 'hunter2-not-a-url\n');
+    const parse = (value: string) => {
+      if (!value.startsWith('postgres://')) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL', value);
+      return value;
+    };
+    const message = thrown(() => new ConfigReader({ DATABASE_URL_FILE: password }).secret('DATABASE_URL', '', parse));
+    expect(message).toBe(
+      `DATABASE_URL_FILE holds a DATABASE_URL that must be a postgres:// URL (got ${JSON.stringify(password)})`,
+    );
+    expect(message).not.toContain('hunter2');
+    expect(new ConfigReader({ DATABASE_URL_FILE: file('ok', SECRET) }).secret('DATABASE_URL', '', parse)).toBe(SECRET);
+    // From the environment, the parser's own message stands, as for any other setting.
+    expect(() => new ConfigReader({ DATABASE_URL: 'nope' }).secret('DATABASE_URL', '', parse)).toThrow(
+      'DATABASE_URL must be a postgres:// URL (got "nope")',
+    );
   });
 });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /**
@@ -9,11 +10,14 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export class ConfigError extends Error {
   readonly variable: string;
+  /** What is wrong, without the variable's name or value. */
+  readonly problem: string;
 
   constructor(variable: string, problem: string, raw?: string) {
     super(`${variable} ${problem}${raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`}`);
     this.name = 'ConfigError';
     this.variable = variable;
+    this.problem = problem;
   }
 }
 
@@ -40,6 +44,42 @@ export class ConfigReader {
     if (raw !== undefined) return raw;
     if (fallback === undefined) throw new ConfigError(name, 'is required');
     return fallback;
+  }
+
+  /**
+   * A setting that may come from a file instead, by Docker's and Kubernetes' `_FILE` convention for
+   * secrets: NAME, or the content of the file that NAME_FILE names, without its trailing newline.
+   * `parse` (a ConfigError for a bad value) runs on either. No error shows a file's content, which
+   * is likely a secret that may not even be this setting's (a password file named by mistake).
+   */
+  secret(name: string, fallback?: string): string;
+  secret<T>(name: string, fallback: string | undefined, parse: (value: string) => T): T;
+  secret<T>(name: string, fallback?: string, parse?: (value: string) => T): T | string {
+    const fileVariable = `${name}_FILE`;
+    const path = this.#raw(fileVariable);
+    if (path === undefined) {
+      const value = this.string(name, fallback);
+      return parse ? parse(value) : value;
+    }
+    if (this.#raw(name) !== undefined) throw new ConfigError(name, `and ${fileVariable} are both set; set one of them`);
+    let content: string;
+    try {
+      content = readFileSync(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+      throw new ConfigError(fileVariable, `names a file that cannot be read (${code})`, path);
+    }
+    const value = content.replace(/(\r?\n)+$/, '');
+    if (value.trim() === '') throw new ConfigError(fileVariable, 'names an empty file', path);
+    if (!parse) return value;
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        throw new ConfigError(fileVariable, `holds a ${name} that ${error.problem}`, path);
+      }
+      throw error;
+    }
   }
 
   integer(
@@ -108,9 +148,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** The settings every service has; each service adds its own beside them. */
 export function readServiceSettings(read: ConfigReader, defaults: { service: string; port: number; version: string }) {
   const port = read.port('PORT', defaults.port);
+  const host = read.string('HOST', '0.0.0.0');
   return {
     service: defaults.service,
-    host: read.string('HOST', '0.0.0.0'),
+    host,
     port,
     /** In a container the hostname is the container id: what `x-served-by` shows. */
     instance: read.string('INSTANCE_NAME', hostname()),
@@ -123,21 +164,23 @@ export function readServiceSettings(read: ConfigReader, defaults: { service: str
      * new requests before the listener closes.
      */
     drainDelayMs: read.integer('SHUTDOWN_DRAIN_DELAY_MS', 1500, { min: 0, max: 30_000 }),
-    ...readLabFaults(read, port),
+    ...readLabFaults(read, port, host),
   };
 }
 
 /**
  * LAB_FAULTS (see faults.ts) opens a second listener that lets anyone who reaches it
- * slow, fail or crash the process: off unless asked for.
+ * slow, fail or crash the process: off unless asked for. LAB_FAULTS_HOST narrows it to one
+ * network when the process sits on more than one (see faults-listener.ts).
  */
-function readLabFaults(read: ConfigReader, mainPort: number) {
+function readLabFaults(read: ConfigReader, mainPort: number, mainHost: string) {
   const labFaults = read.boolean('LAB_FAULTS', false);
+  const labFaultsHost = read.string('LAB_FAULTS_HOST', mainHost);
   const labFaultsPort = read.port('LAB_FAULTS_PORT', 8099);
   if (labFaults && labFaultsPort !== 0 && labFaultsPort === mainPort) {
     throw new ConfigError('LAB_FAULTS_PORT', `must differ from PORT (${mainPort})`, String(labFaultsPort));
   }
-  return { labFaults, labFaultsPort };
+  return { labFaults, labFaultsHost, labFaultsPort };
 }
 
 /** Builds a frozen config object from `env` with the given description. */

@@ -8,7 +8,7 @@ import { pinoHttp } from 'pino-http';
 import type { Faults } from './faults.js';
 import { clientPath, FORWARDED_PREFIX_HEADER, pathBelowPrefix } from './forwarded-prefix.js';
 import type { Health } from './health.js';
-import { NotFoundError, PROBLEM_CONTENT_TYPE, toHttpError } from './problem.js';
+import { NotFoundError, PROBLEM_CONTENT_TYPE, ProtocolError, toHttpError } from './problem.js';
 import { recordFailure } from './request-failure.js';
 import { REQUEST_ID_HEADER, resolveRequestId, SERVED_BY_HEADER } from './request-id.js';
 import { isOperationalPath, RequestStats } from './request-stats.js';
@@ -148,16 +148,18 @@ export function mountExpressRouter(app: FastifyInstance, prefix: string, router:
   app.register(
     async (scope) => {
       scope.addHook('onRequest', (request, reply, done) => {
+        const publicUrl = request.raw.url ?? prefix;
+        const below = pathBelowPrefix(prefix, publicUrl);
+        if (below === undefined) return done(new ProtocolError('ENCODED_PREFIX'));
         reply.hijack();
         for (const [name, value] of Object.entries(reply.getHeaders())) {
           if (value !== undefined) reply.raw.setHeader(name, value);
         }
         // Fastify still writes the request's log line when it finishes; with the public URL.
-        const publicUrl = request.raw.url ?? prefix;
         reply.raw.prependOnceListener('finish', () => {
           request.raw.url = publicUrl;
         });
-        request.raw.url = pathBelowPrefix(prefix, publicUrl);
+        request.raw.url = below;
         request.raw.headers[FORWARDED_PREFIX_HEADER] = prefix;
         expressApp(request.raw, reply.raw);
         done();

@@ -1,3 +1,4 @@
+import type { ServerOptions } from 'node:http';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import Fastify, {
   type FastifyBaseLogger,
@@ -54,6 +55,8 @@ export interface FastifyConventions {
   faults?: Faults | undefined;
   /** Extra Fastify options a service needs (e.g. timeouts). */
   options?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>;
+  /** Node's own server options (e.g. headersTimeout). */
+  http?: ServerOptions;
 }
 
 /** One log line per request, written when it completes (Fastify's default is two). */
@@ -170,6 +173,7 @@ export function createFastifyApp({
   bodyLimit = 64 * 1024,
   faults,
   options = {},
+  http = {},
 }: FastifyConventions): FastifyInstance {
   const routes = new RouteTable();
   const stats = new RequestStats(health.service, health.instance);
@@ -190,7 +194,7 @@ export function createFastifyApp({
     },
     clientErrorHandler: (error, socket) => answerClientError(logger, error, socket),
     // Node would answer a missing Host with a bare 400 of its own; the onRequest hook answers it instead.
-    http: { requireHostHeader: false },
+    http: { ...http, requireHostHeader: false },
   });
 
   app.addHook('onRoute', (route) => routes.add(route.url, route.method));

@@ -1,10 +1,10 @@
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig, readServiceSettings } from './config.js';
 import { createFastifyApp } from './fastify.js';
 import { Faults } from './faults.js';
-import { FAULTS_BODY_LIMIT, type LabPort, openLabPort } from './faults-listener.js';
+import { FAULTS_BODY_LIMIT, type LabPort, openLabPort, resolveListenAddress } from './faults-listener.js';
 import { Health } from './health.js';
 import { createLogger } from './logger.js';
 import { serviceDeps } from './run-service.js';
@@ -60,6 +60,24 @@ async function openLab(faults = new Faults(), exit: (code: number) => void = () 
 
 const put = (url: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   fetch(url, { method: 'PUT', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+/** A PUT with the Host and Origin a browser would send (fetch sets Host itself). */
+function putAs(url: string, body: unknown, headers: { host: string; origin?: string }) {
+  const text = JSON.stringify(body);
+  return new Promise<{ status: number; type: string | undefined; body: { code?: string } }>((resolve, reject) => {
+    const req = request(url, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers },
+    });
+    req.once('response', async (res) => {
+      let answer = '';
+      for await (const chunk of res) answer += String(chunk);
+      resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: JSON.parse(answer) });
+    });
+    req.once('error', reject);
+    req.end(text);
+  });
+}
 
 describe('the lab port', () => {
   it('is not opened with LAB_FAULTS off: nothing listens on LAB_FAULTS_PORT', async () => {
@@ -182,6 +200,46 @@ describe('the lab port', () => {
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(((await res.json()) as { detail: string }).detail).toContain(detail);
     expect(faults.current).toMatchObject({ latencyMs: 5 });
+  });
+
+  it('#21 finding 7: takes settings only for an IP or single-label Host and from no other origin, so a DNS-rebound page cannot crash it', async () => {
+    const exits: number[] = [];
+    const { faults, url } = await openLab(new Faults(), (code) => exits.push(code));
+    const port = new URL(url).port;
+    for (const headers of [
+      { host: `rebind.evil.example:${port}` },
+      { host: 'evil.example' },
+      { host: `127.0.0.1:${port}`, origin: 'https://evil.example' },
+      { host: `localhost:${port}`, origin: 'null' },
+    ]) {
+      const refused = await putAs(url, { crash: true }, headers);
+      expect(refused.status, JSON.stringify(headers)).toBe(403);
+      expect(refused.type).toBe('application/problem+json');
+      expect(refused.body.code).toBe('UNTRUSTED_ORIGIN');
+    }
+    expect(exits).toEqual([]);
+
+    // The console calls each replica by IP; a compose service name or localhost are single labels.
+    for (const host of [`127.0.0.1:${port}`, `monolith-backend:${port}`, `localhost:${port}`]) {
+      expect((await putAs(url, { latencyMs: 5 }, { host })).status, host).toBe(200);
+    }
+    expect(faults.current).toMatchObject({ latencyMs: 5 });
+  });
+
+  it('#21 finding 7: listens on LAB_FAULTS_HOST only (HOST by default): nothing answers on the other addresses', async () => {
+    expect(settingsFrom({}).labFaultsHost).toBe('127.0.0.1');
+    const { logger } = capturingLogger();
+    // Linux answers on all of 127.0.0.0/8: two addresses of one host, as a container has one per network.
+    const config = settingsFrom({ LAB_FAULTS: 'on', LAB_FAULTS_PORT: '0', LAB_FAULTS_HOST: '127.0.0.2' });
+    lab = await openLabPort(config, { faults: new Faults(), logger });
+    const port = lab?.port ?? 0;
+    expect((await fetch(`http://127.0.0.2:${port}/faults`)).status).toBe(200);
+    expect(await connectionRefused(port)).toBe(true);
+  });
+
+  it("resolves a LAB_FAULTS_HOST name to the address of it that is this host's own", async () => {
+    expect(['127.0.0.1', '::1']).toContain(await resolveListenAddress('localhost'));
+    expect(await resolveListenAddress('127.0.0.2')).toBe('127.0.0.2');
   });
 
   it('refuses a body that is not JSON, unknown paths and other methods with problem+json', async () => {

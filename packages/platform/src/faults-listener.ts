@@ -1,8 +1,10 @@
+import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import { answerClientError } from './client-errors.js';
-import { type FaultSettings, type Faults, parseFaultRequest } from './faults.js';
+import { type FaultSettings, type Faults, parseFaultRequest, untrustedOrigin } from './faults.js';
 import { flushLogger } from './logger.js';
 import {
   HttpError,
@@ -24,7 +26,8 @@ const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
 export interface LabPortSettings {
   service: string;
   instance: string;
-  host: string;
+  /** An address, or a name that resolves to one of this host's own (LAB_FAULTS_HOST). */
+  labFaultsHost: string;
   labFaultsPort: number;
 }
 
@@ -88,12 +91,34 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 /**
+ * The address to listen on. A name may be one this container has on a single network (a
+ * compose network alias), so that the lab port is not on its other networks; with replicas
+ * the name resolves to each of them, and the one that is this container's own is taken.
+ */
+export async function resolveListenAddress(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  const own = new Set(
+    Object.values(networkInterfaces())
+      .flat()
+      .map((entry) => entry?.address),
+  );
+  const resolved = (await lookup(host, { all: true })).map(({ address }) => address);
+  const address = resolved.find((candidate) => own.has(candidate));
+  if (address === undefined) {
+    throw new Error(`LAB_FAULTS_HOST ${host} resolves to ${resolved.join(', ')}, none of them an address of this host`);
+  }
+  return address;
+}
+
+/**
  * The lab port: a plain node:http listener beside the main one, serving only
  * `/faults` (GET, PUT, DELETE). The gateway never routes to it and compose publishes
- * only main ports, so only the backend network reaches it. Opened only with LAB_FAULTS on.
+ * only main ports, so only the networks it listens on reach it (LAB_FAULTS_HOST), and
+ * it answers only requests the lab's own callers make (untrustedOrigin). Opened only
+ * with LAB_FAULTS on.
  */
 export async function openLabPort(
-  { service, instance, host, labFaultsPort }: LabPortSettings,
+  { service, instance, labFaultsHost, labFaultsPort }: LabPortSettings,
   { faults, logger, exit = (code) => process.exit(code) }: LabPortDeps,
 ): Promise<LabPort | undefined> {
   if (faults === undefined) return undefined;
@@ -109,6 +134,11 @@ export async function openLabPort(
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const refused = untrustedOrigin(req.headers.host, req.headers.origin);
+    if (refused) {
+      req.resume();
+      throw refused;
+    }
     if (path !== FAULTS_PATH)
       throw new NotFoundError(`No route for ${method} ${path}; this port serves ${FAULTS_PATH}`);
     if (method === 'GET' || method === 'HEAD') return sendJson(res, 200, report());
@@ -136,13 +166,14 @@ export async function openLabPort(
     });
   });
   server.on('clientError', (error, socket) => answerClientError(logger, error, socket));
+  const address = await resolveListenAddress(labFaultsHost);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(labFaultsPort, host, resolve);
+    server.listen(labFaultsPort, address, resolve);
   });
   const { port } = server.address() as AddressInfo;
-  // Anyone on the backend network can now slow, fail or crash this process.
-  logger.warn({ port }, 'lab faults listening');
+  // Anyone on the network of this address can now slow, fail or crash this process.
+  logger.warn({ address, port }, 'lab faults listening');
   return {
     port,
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),

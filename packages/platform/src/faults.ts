@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { type FieldError, type HttpError, InjectedFaultError, ValidationError } from './problem.js';
+import { isIP, type Socket } from 'node:net';
+import { type FieldError, HttpError, InjectedFaultError, ValidationError } from './problem.js';
 import { recordFailure } from './request-failure.js';
 
 /**
@@ -49,6 +49,38 @@ export function parseFaultRequest(body: unknown): FaultRequest {
   if (errors.length > 0) throw new ValidationError(errors);
   const { crash = false, ...settings } = body as Partial<FaultSettings> & { crash?: boolean };
   return { settings, crash };
+}
+
+/** A page elsewhere, or a DNS-rebound name, asking this browser to talk to a lab surface. */
+export class UntrustedOriginError extends HttpError {
+  constructor(refused: 'host' | 'origin') {
+    super(
+      403,
+      'UNTRUSTED_ORIGIN',
+      refused === 'host'
+        ? 'The lab answers only requests addressed to an IP address or a single-label name such as localhost'
+        : 'The lab takes no request from a page of another origin',
+    );
+  }
+}
+
+/**
+ * The lab's surfaces (the console, every lab port) are reached only from this machine and
+ * the compose networks, but a browser here can be made to call them: any page can send to
+ * localhost, and a DNS-rebound name reaches them as that page's own origin, free to read the
+ * answers. So they answer only for a Host that is an IP or a single-label name (localhost,
+ * console, a compose service), which no public name is, and only to their own origin.
+ */
+export function untrustedOrigin(
+  host: string | undefined,
+  origin: string | undefined,
+): UntrustedOriginError | undefined {
+  const name = (host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  if (name === '' || (isIP(name) === 0 && name.includes('.'))) return new UntrustedOriginError('host');
+  if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) {
+    return new UntrustedOriginError('origin');
+  }
+  return undefined;
 }
 
 type Proceed = (error?: HttpError) => void;

@@ -97,6 +97,17 @@ export class IdempotencyKeyReusedError extends HttpError {
   }
 }
 
+/** A replayed key whose create made a resource deleted since: the first 201 would name what is gone. */
+export class IdempotencyKeyResourceGoneError extends HttpError {
+  constructor() {
+    super(
+      410,
+      'IDEMPOTENCY_KEY_RESOURCE_GONE',
+      'What this Idempotency-Key created has been deleted since; it is not created again. Send a new key to create it anew',
+    );
+  }
+}
+
 const PROTOCOL_ERRORS = {
   MALFORMED_REQUEST: [400, 'The request is not valid HTTP'],
   MALFORMED_URL: [400, 'The URL is not validly percent-encoded'],
@@ -104,6 +115,7 @@ const PROTOCOL_ERRORS = {
   URL_TOO_LONG: [414, 'A path segment is longer than this server accepts'],
   HEADERS_TOO_LARGE: [431, 'The request headers are larger than this server accepts'],
   REQUEST_TIMEOUT: [408, 'The request did not arrive in time'],
+  ENCODED_PREFIX: [400, "The path's service prefix (such as /api/users) must be written without percent-encoding"],
 } as const;
 
 /** The request could not reach a route at all. The detail never echoes the request: it may be huge or binary. */
@@ -138,6 +150,23 @@ export class RateLimitedError extends HttpError {
   }
 }
 
+/**
+ * The gateway holds each request body whole before it goes upstream, and what lies beyond a
+ * body's first 64 KiB comes out of one shared budget: when other uploads hold all of it, this
+ * one is refused at once instead of growing the process towards its memory limit.
+ */
+export class UploadCapacityError extends HttpError {
+  constructor(budgetBytes: number) {
+    super(
+      503,
+      'UPLOAD_CAPACITY',
+      `The gateway already holds ${budgetBytes} bytes of request bodies beyond their first 64 KiB; retry shortly`,
+      {},
+      { 'retry-after': '1' },
+    );
+  }
+}
+
 /** The gateway's bulkhead is full for this upstream: refused at once rather than queued. */
 export class UpstreamAtCapacityError extends HttpError {
   constructor(upstream: string, limit: number) {
@@ -164,18 +193,22 @@ export class UpstreamTimeoutError extends HttpError {
 /**
  * The service's own database cannot answer now (down, restarting, unreachable). A write cut
  * off mid-commit may or may not have landed: retrying a create with its Idempotency-Key is safe.
+ * `reason` is the driver's or server's words: the 5xx log line shows it, the client never does.
  */
 export class DatabaseUnavailableError extends HttpError {
+  readonly reason: string;
+
   constructor(reason: string) {
     super(
       503,
       'DATABASE_UNAVAILABLE',
-      `The database is unavailable (${reason}); retry, with the same Idempotency-Key for a create`,
+      'The database is unavailable; retry, with the same Idempotency-Key for a create',
       {},
       {
         'retry-after': '1',
       },
     );
+    this.reason = reason;
   }
 }
 

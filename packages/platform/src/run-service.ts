@@ -36,6 +36,8 @@ export interface ServiceEntry<C extends ServiceSettings> {
   describe?: (config: C) => Record<string, unknown>;
   /** Tracing beyond the HTTP server and Fastify: the gateway's undici client, Express. Called only when tracing is on. */
   instrumentations?: () => Instrumentation[];
+  /** Clients reach it directly: see TelemetryOptions.edge. */
+  edge?: boolean;
 }
 
 interface Listening {
@@ -68,13 +70,14 @@ export async function runService<C extends ServiceSettings>({
   buildApp,
   describe,
   instrumentations,
+  edge = false,
 }: ServiceEntry<C>) {
   const [config, tracing] = loadConfigOrExit(() => {
     const service = loadConfig(process.env);
     return [service, parseConfig(process.env, (read) => readTelemetrySettings(read, service.service))] as const;
   });
   // Before the app is built: the framework conventions instrument what they create.
-  const telemetry = startTelemetry(tracing, config, instrumentations ? { instrumentations } : {});
+  const telemetry = startTelemetry(tracing, config, { edge, ...(instrumentations ? { instrumentations } : {}) });
   const { logger, health, faults } = serviceDeps(config);
   const app = buildApp(config, { logger, health, faults });
   let server: Listening | undefined;

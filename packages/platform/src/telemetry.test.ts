@@ -93,6 +93,15 @@ describe('the head sampler: one decision per incoming request, before any instru
     expect(share(headSampler({ sampler: 'always_on', samplerArg: 0 }), droppedParent)).toBe(1);
   });
 
+  it("#21 finding 6: at the edge, a client's sampled flag does not raise the rate (nor its not-sampled flag lower it)", () => {
+    const atEdge = headSampler({ sampler: 'parentbased_traceidratio', samplerArg: 0.01 }, { edge: true });
+    expect(share(atEdge, sampledParent)).toBeLessThan(0.03);
+    const none = headSampler({ sampler: 'parentbased_traceidratio', samplerArg: 0 }, { edge: true });
+    expect(share(none, sampledParent)).toBe(0);
+    const all = headSampler({ sampler: 'parentbased_traceidratio', samplerArg: 1 }, { edge: true });
+    expect(share(all, droppedParent)).toBe(1);
+  });
+
   it('makes a valid not-sampled traceparent for a hop it does not trace', () => {
     const traceparent = unsampledTraceparent();
     expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);

@@ -90,8 +90,12 @@ export type TelemetrySettings = ReturnType<typeof readTelemetrySettings>;
  * on the gateway, 10% sampling cost 50% of its throughput that way. A request dropped
  * here runs with tracing suppressed instead: the instrumentations skip it.
  */
-export function headSampler({ sampler, samplerArg }: Pick<TelemetrySettings, 'sampler' | 'samplerArg'>) {
-  const parentBased = sampler.startsWith('parentbased_');
+export function headSampler(
+  { sampler, samplerArg }: Pick<TelemetrySettings, 'sampler' | 'samplerArg'>,
+  { edge = false }: { edge?: boolean } = {},
+) {
+  // At the edge the caller is any client: following its flag would let it trace every request.
+  const parentBased = sampler.startsWith('parentbased_') && !edge;
   const root: () => boolean = sampler.endsWith('always_on')
     ? () => true
     : sampler.endsWith('always_off')
@@ -120,7 +124,14 @@ const serverRoots: Sampler = {
   toString: () => 'ServerRootsSampler',
 };
 
-function sdkSampler(sampler: TracesSampler): Sampler {
+function sdkSampler(sampler: TracesSampler, edge: boolean): Sampler {
+  // At the edge headSampler alone decides; a client's traceparent still lends the trace its id.
+  if (edge)
+    return new ParentBasedSampler({
+      root: serverRoots,
+      remoteParentSampled: serverRoots,
+      remoteParentNotSampled: serverRoots,
+    });
   if (sampler.startsWith('parentbased_')) return new ParentBasedSampler({ root: serverRoots });
   const always = new AlwaysOnSampler();
   return new ParentBasedSampler({ root: serverRoots, remoteParentSampled: always, remoteParentNotSampled: always });
@@ -196,6 +207,11 @@ export interface TelemetryOptions {
   instrumentations?: () => Instrumentation[];
   /** Instead of OTLP to settings.url (tests keep spans in memory). */
   exporter?: SpanExporter;
+  /**
+   * The service takes requests from clients directly (the gateway, the monolith): the
+   * sampling rate is its own, whatever flag a client's traceparent carries.
+   */
+  edge?: boolean;
 }
 
 let active = false;
@@ -212,12 +228,12 @@ export const tracingActive = (): boolean => active;
 export function startTelemetry(
   settings: TelemetrySettings,
   identity: { instance: string; version: string },
-  { instrumentations = () => [], exporter }: TelemetryOptions = {},
+  { instrumentations = () => [], exporter, edge = false }: TelemetryOptions = {},
 ): Telemetry | undefined {
   if (!settings.enabled || settings.url === null) return undefined;
-  const sampled = headSampler(settings);
+  const sampled = headSampler(settings, { edge });
   const provider = new TracerProvider({
-    sampler: sdkSampler(settings.sampler),
+    sampler: sdkSampler(settings.sampler, edge),
     resource: resourceFromAttributes({
       ...settings.resourceAttributes,
       'service.name': settings.serviceName,

@@ -177,6 +177,28 @@ describe('POST /v1/traces', () => {
     expect(later.statusCode).toBe(200);
   });
 
+  it('#21 finding 5: a gzip bomb costs the budget what it inflated: after one as big as a second of ingest, the next export waits', async () => {
+    const { app } = consoleApp({ CONSOLE_MAX_BODY_BYTES: '65536', CONSOLE_MAX_INGEST_BYTES_PER_SECOND: '65536' });
+    // 16 MiB of zeros in about 16 KiB: a quarter of the second's budget if it were charged as received.
+    const bomb = gzipSync(Buffer.alloc(16 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(65_536 / 2);
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { ...PROTOBUF, 'content-encoding': 'gzip' },
+      payload: bomb,
+    });
+    expect(problemOf(refused)).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+
+    const next = await app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: PROTOBUF,
+      payload: Buffer.from(fixture.protobufBase64, 'base64'),
+    });
+    expect(problemOf(next)).toMatchObject({ status: 429, code: 'INGEST_RATE_EXCEEDED' });
+  });
+
   it("drops the console's and the gateway's housekeeping traces, spans that came before their root included", async () => {
     const { app } = consoleApp();
     const probe = 'abcdefabcdefabcdefabcdefabcdef01';
@@ -344,6 +366,56 @@ describe('GET /api/live', () => {
     const closing = app.close();
     await expect(closing).resolves.toBeUndefined();
     apps.splice(apps.indexOf(app), 1);
+  });
+});
+
+describe('#21 finding 4: Host and Origin on every route', () => {
+  const REBOUND = 'rebind.evil.example:8088';
+
+  it('#21 finding 4: refuses a DNS-rebound Host on /api/snapshot, the trace API, the page and /v1/traces with 403 problem+json', async () => {
+    const { app } = consoleApp();
+    for (const url of ['/api/snapshot', '/api/requests', `/api/traces/${fixture.traceId}`, '/', '/health/stats']) {
+      const res = await app.inject({ url, headers: { host: REBOUND } });
+      expect(problemOf(res), url).toMatchObject({ status: 403, code: 'UNTRUSTED_ORIGIN' });
+    }
+    const posted = await app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { ...PROTOBUF, host: 'evil.example' },
+      payload: Buffer.from(fixture.protobufBase64, 'base64'),
+    });
+    expect(problemOf(posted)).toMatchObject({ status: 403, code: 'UNTRUSTED_ORIGIN' });
+    // Nor from another site's page through the console's own name.
+    const crossSite = await app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { ...PROTOBUF, host: 'localhost:8088', origin: 'https://evil.example' },
+      payload: Buffer.from(fixture.protobufBase64, 'base64'),
+    });
+    expect(problemOf(crossSite).status).toBe(403);
+    expect(((await app.inject({ url: '/api/snapshot' })).json() as LiveSnapshot).traces.count).toBe(0);
+  });
+
+  it('#21 finding 4: answers its own callers: the page on localhost or 127.0.0.1, exporters on console:<port>, tests on a mapped port', async () => {
+    const { app } = consoleApp();
+    const exported = await app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { ...PROTOBUF, host: 'console:8088' },
+      payload: Buffer.from(fixture.protobufBase64, 'base64'),
+    });
+    expect(exported.statusCode).toBe(200);
+    for (const host of ['localhost:8088', '127.0.0.1:49153', '[::1]:8088', 'console']) {
+      const res = await app.inject({ url: '/api/snapshot', headers: { host } });
+      expect(res.statusCode, host).toBe(200);
+      expect((res.json() as LiveSnapshot).traces.count).toBe(1);
+    }
+    // The page's own requests carry its origin.
+    const own = await app.inject({
+      url: `/api/traces/${fixture.traceId}`,
+      headers: { host: 'localhost:8088', origin: 'http://localhost:8088' },
+    });
+    expect(own.statusCode).toBe(200);
   });
 });
 

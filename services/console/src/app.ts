@@ -1,5 +1,6 @@
 import type { LogLevel } from '@lab/platform/config';
 import { createFastifyApp } from '@lab/platform/fastify';
+import { untrustedOrigin } from '@lab/platform/faults';
 import type { Logger } from '@lab/platform/logger';
 import { type ServiceDeps, serviceDeps } from '@lab/platform/run-service';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
@@ -103,6 +104,11 @@ export function buildApp(config: ConsoleConfig, deps: ConsoleDeps = {}): Fastify
     reply.header('referrer-policy', 'no-referrer');
     done();
   });
+  // Every route, the OTLP receiver and the health checks included: snapshots, traces and
+  // recent requests are worth reading to a DNS-rebound page as much as faults are to set.
+  app.addHook('onRequest', (request, _reply, done) =>
+    done(untrustedOrigin(request.headers.host, request.headers.origin)),
+  );
   app.register(consoleService, { config, logger, deps });
   return app;
 }

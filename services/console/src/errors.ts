@@ -52,13 +52,6 @@ export class PageNotBuiltError extends HttpError {
   }
 }
 
-/** A page elsewhere (or a DNS-rebound name) asking this browser to change fault settings. */
-export class UntrustedOriginError extends HttpError {
-  constructor() {
-    super(403, 'UNTRUSTED_ORIGIN', 'Fault settings change only from the console page itself');
-  }
-}
-
 export interface FaultResult {
   replica: string;
   ok: boolean;

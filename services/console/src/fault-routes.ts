@@ -1,7 +1,6 @@
-import { isIP } from 'node:net';
 import { NotFoundError } from '@lab/platform/problem';
-import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
-import { type FaultResult, FaultsNotDeliveredError, UntrustedOriginError } from './errors.ts';
+import type { FastifyPluginAsync } from 'fastify';
+import { type FaultResult, FaultsNotDeliveredError } from './errors.ts';
 import { hostPort, type Poller } from './poller.ts';
 import { faultTargets, type ReplicaEntry } from './snapshot.ts';
 
@@ -45,21 +44,6 @@ const serviceParams = {
   required: ['service'],
 } as const;
 
-/**
- * The console listens on loopback only, but any page the browser has open can send it
- * requests, and a DNS-rebound name reaches it as same-origin. Changes are taken only
- * for a Host that is an IP or a single-label name (localhost, console), and from no
- * other origin than that Host.
- */
-const sameOriginOnly: onRequestHookHandler = (request, _reply, done) => {
-  const host = request.headers.host ?? '';
-  const name = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
-  const origin = request.headers.origin;
-  const trustedHost = name !== '' && (isIP(name) !== 0 || !name.includes('.'));
-  const sameOrigin = origin === undefined || origin === `http://${host}` || origin === `https://${host}`;
-  done(trustedHost && sameOrigin ? undefined : new UntrustedOriginError());
-};
-
 function errorText(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown } }).cause;
   if (typeof cause?.code === 'string') return cause.code;
@@ -100,8 +84,8 @@ export const faultRoutes: FastifyPluginAsync<FaultRoutesOptions> = async (app, {
   }
 
   type Params = { service: string; replica?: string };
-  const put = { onRequest: sameOriginOnly, schema: { params: serviceParams, body: faultChangeSchema } };
-  const remove = { onRequest: sameOriginOnly, schema: { params: serviceParams } };
+  const put = { schema: { params: serviceParams, body: faultChangeSchema } };
+  const remove = { schema: { params: serviceParams } };
 
   for (const path of ['/api/faults/:service', '/api/faults/:service/:replica']) {
     app.put<{ Params: Params; Body: FaultChange }>(path, put, async ({ params, body }) =>

@@ -1,8 +1,9 @@
 /**
  * The ingest rate bound: a token bucket of bytes, one second deep. A request is let in
- * while the bucket holds anything and then pays for its body, which may leave the bucket
- * in debt by up to one body; later requests wait for the debt to refill. So the average
- * stays at the rate, and a request is refused before its body is read.
+ * while the bucket holds anything and then pays for its body as decoded (a gzipped one
+ * at its inflated size), which may leave the bucket in debt by up to one body limit;
+ * later requests wait for the debt to refill. So the average stays at the rate, and a
+ * request is refused before its body is read.
  */
 export class IngestBudget {
   readonly bytesPerSecond: number;

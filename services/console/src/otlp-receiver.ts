@@ -1,7 +1,6 @@
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import type { LogLevel } from '@lab/platform/config';
-import { PayloadTooLargeError } from '@lab/platform/problem';
+import { type HttpError, PayloadTooLargeError } from '@lab/platform/problem';
 import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify';
 import { IngestRateExceededError, MalformedOtlpError, UnsupportedMediaTypeError } from './errors.ts';
 import type { IngestBudget } from './ingest-budget.ts';
@@ -9,8 +8,6 @@ import { decodeJsonExport, encodeJsonResponse } from './otlp-json.ts';
 import { decodeProtobufExport, encodeProtobufResponse } from './otlp-protobuf.ts';
 import { type IngestedSpan, spanPath } from './spans.ts';
 import type { TraceStore } from './trace-store.ts';
-
-const gunzipAsync = promisify(gunzip);
 
 type Encoding = 'protobuf' | 'json';
 
@@ -97,11 +94,9 @@ export const otlpReceiver: FastifyPluginAsync<OtlpReceiverOptions> = async (app,
   app.post('/v1/traces', { bodyLimit: maxBodyBytes, logLevel, onRequest: admit }, async (request, reply) => {
     const encoding = encodingOf(request.headers['content-type']) as Encoding;
     const received = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    budget.spend(received.length);
-    const body =
-      request.headers['content-encoding']?.trim().toLowerCase() === 'gzip'
-        ? await gunzipBounded(received, maxBodyBytes)
-        : received;
+    const gzipped = request.headers['content-encoding']?.trim().toLowerCase() === 'gzip';
+    if (!gzipped) budget.spend(received.length);
+    const body = gzipped ? await inflateCharged(received, maxBodyBytes, budget) : received;
     const decoded = encoding === 'protobuf' ? decodeProtobufExport(body) : decodeJsonExport(body.toString('utf8'));
     store.add(housekeeping.keep(decoded.spans, store));
     const rejected = decoded.rejectedSpans;
@@ -113,12 +108,38 @@ export const otlpReceiver: FastifyPluginAsync<OtlpReceiverOptions> = async (app,
   });
 };
 
-/** A gzip bomb stops at the body limit instead of filling the heap. */
-async function gunzipBounded(body: Buffer, maxBytes: number): Promise<Buffer> {
-  try {
-    return await gunzipAsync(body, { maxOutputLength: maxBytes });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new PayloadTooLargeError(maxBytes);
-    throw new MalformedOtlpError('gzip', 'it is not valid gzip data');
-  }
+/** `size`: the bytes inflated before the end, the limit or the first error. */
+type Inflated = { size: number; body: Buffer } | { size: number; error: HttpError };
+
+/** Inflates up to the first chunk past maxBytes: a gzip bomb stops there instead of filling the heap. */
+function gunzipBounded(compressed: Buffer, maxBytes: number): Promise<Inflated> {
+  return new Promise((resolve) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    gunzip.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      gunzip.destroy();
+      resolve({ size, error: new PayloadTooLargeError(maxBytes) });
+    });
+    gunzip.once('end', () => resolve({ size, body: Buffer.concat(chunks, size) }));
+    gunzip.once('error', () => resolve({ size, error: new MalformedOtlpError('gzip', 'it is not valid gzip data') }));
+    gunzip.end(compressed);
+  });
+}
+
+/**
+ * A gzipped body costs what it inflates to: decoding is the work the budget bounds, and a
+ * few KiB of gzip inflate to MiBs. So the budget is charged the inflated bytes (never less
+ * than the bytes received), a refused bomb included.
+ */
+async function inflateCharged(compressed: Buffer, maxBytes: number, budget: IngestBudget): Promise<Buffer> {
+  const inflated = await gunzipBounded(compressed, maxBytes);
+  budget.spend(Math.max(compressed.length, inflated.size));
+  if ('error' in inflated) throw inflated.error;
+  return inflated.body;
 }

@@ -9,6 +9,7 @@ import { addCors } from './cors.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { proxyRoutes } from './proxy-routes.ts';
 import { addRateLimit } from './rate-limit.ts';
+import { RequestBodies } from './request-bodies.ts';
 import { addUrlLengthLimit } from './request-limits.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { Upstream } from './upstream.ts';
@@ -77,7 +78,10 @@ export const gateway = fp<GatewayOptions>(
     app.get('/metrics', async (_request, reply) => {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
-    await app.register(proxyRoutes, { upstreams, bodyLimit: config.bodyLimitBytes });
+    await app.register(proxyRoutes, {
+      upstreams,
+      bodies: new RequestBodies(config.bodyLimitBytes, config.edge.bodyBufferBudgetBytes),
+    });
   },
   { name: 'gateway', fastify: '5.x' },
 );
@@ -89,7 +93,22 @@ export interface GatewayDeps extends Partial<ServiceDeps> {
 /** An un-listened gateway: the platform's Fastify conventions around the gateway plugin. */
 export function buildApp(config: GatewayConfig, deps: GatewayDeps = {}): FastifyInstance {
   const { logger, health, faults } = serviceDeps(config, deps);
-  const app = createFastifyApp({ logger, health, faults, bodyLimit: config.bodyLimitBytes });
+  const { edge } = config;
+  const app = createFastifyApp({
+    logger,
+    health,
+    faults,
+    bodyLimit: config.bodyLimitBytes,
+    options: {
+      requestTimeout: edge.requestTimeoutMs,
+      connectionTimeout: edge.idleTimeoutMs,
+      keepAliveTimeout: edge.keepAliveTimeoutMs,
+    },
+    // Node checks the headers and request deadlines on this beat (default 30 s): a stalled
+    // socket then closes within a second of its deadline, not up to half a minute later.
+    http: { headersTimeout: edge.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+  });
+  app.server.maxConnections = edge.maxConnections;
   app.register(gateway, { config, logger, health, resolveAll: deps.resolveAll });
   return app;
 }

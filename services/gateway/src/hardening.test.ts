@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
 import { loadGatewayConfig } from './config.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { clientBucket, RateLimiter } from './rate-limit.ts';
 import { SECURITY_HEADERS } from './security-headers.ts';
 
 /** An upstream that answers with headers of its own the gateway must not let through unchanged. */
@@ -116,7 +116,32 @@ describe('rate limit per client', () => {
     expect(limiter.take('a').allowed).toBe(true);
     now = 121_000;
     limiter.take('c');
+    limiter.sweep();
     expect(limiter.trackedClients).toBe(1);
+  });
+
+  it('#21 finding 14: sweeps on its own beat, never inside a request: 10,000 expired clients cost a request nothing', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ limit: 2, windowMs: 60_000, now: () => now });
+    for (let i = 0; i < 10_000; i++) limiter.take(`10.0.${i >> 8}.${i & 255}`);
+    now = 61_000;
+    limiter.take('10.9.9.9');
+    expect(limiter.trackedClients).toBe(10_001);
+    limiter.sweep();
+    expect(limiter.trackedClients).toBe(1);
+  });
+
+  it('#21 finding 14: counts an IPv6 client by its /64, an IPv4-mapped one by its IPv4 address', async () => {
+    expect(clientBucket('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(clientBucket('2001:0db8:0001:0002:ffff:0:0:9')).toBe('2001:db8:1:2::/64');
+    expect(clientBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientBucket('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(clientBucket('192.0.2.7')).toBe('192.0.2.7');
+    const app = await gatewayWith({ RATE_LIMIT_PER_MINUTE: '3' });
+    const from = async (remoteAddress: string) => (await app.inject({ url: '/api/hello', remoteAddress })).statusCode;
+    const sameNetwork = ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:aaaa::3', '2001:db8:1:2:ffff:1:2:3'];
+    expect(await Promise.all(sameNetwork.map(from))).toEqual([200, 200, 200, 429]);
+    expect(await from('2001:db8:1:3::1')).toBe(200);
   });
 });
 

@@ -16,10 +16,15 @@ const HOP_BY_HOP = [
   'upgrade',
 ];
 
-/** Never sent upstream: hop-by-hop, the Host (undici sets the upstream's) and what the gateway sets itself. */
+/**
+ * Never sent upstream: hop-by-hop, the Host (undici sets the upstream's), what the gateway
+ * sets itself, and Expect: Node has answered `100 Continue` already and the body is read
+ * whole before forwarding, so the upstream has nothing to continue (undici refuses it too).
+ */
 const REQUEST_DROPPED: ReadonlySet<string> = new Set([
   ...HOP_BY_HOP,
   'host',
+  'expect',
   REQUEST_ID_HEADER,
   'x-forwarded-for',
   'x-forwarded-proto',

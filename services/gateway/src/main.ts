@@ -8,6 +8,7 @@ await runService({
   loadConfig: loadGatewayConfig,
   buildApp,
   describe: ({ upstreams }) => ({ upstreams }),
+  edge: true,
   // One client span per attempt at a replica: a retry is a second span, on another address.
   instrumentations: () => [
     new UndiciInstrumentation({ ignoreRequestHook: (request) => untracedRequest() || untracedPath(request.path) }),

@@ -55,8 +55,8 @@ export interface ProxyRequest {
   method: string;
   path: string;
   headers: string[];
-  /** A buffered body can be sent again on a retry; a streamed one cannot. */
-  body: Buffer | Readable | null;
+  /** Read whole before the first attempt (request-bodies.ts), so a retry can send it again. */
+  body: Buffer | null;
   /** The method (or an Idempotency-Key) makes it safe to send twice. */
   idempotent: boolean;
   /**
@@ -96,7 +96,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, Expirable {
     this.#upstream = upstream;
     this.#reply = reply;
     this.#request = request;
-    this.retryable = request.idempotent && !(request.body instanceof Readable);
+    this.retryable = request.idempotent;
   }
 
   /** Sends this attempt to `replica` (called by the Upstream). */

@@ -13,15 +13,15 @@ interface ClientWindow {
 
 /**
  * A fixed window per client: at most `limit` requests in `windowMs`, counted from
- * the client's first request of the window. Expired windows are swept once per
- * window, so memory holds only the clients seen in the last two windows or so.
+ * the client's first request of the window. Expired windows are swept by `sweep`, which
+ * the gateway runs on a timer once per window: never inside a request, where a sweep of
+ * many clients would stall that one request and everything queued behind it.
  */
 export class RateLimiter {
   readonly #limit: number;
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #windows = new Map<string, ClientWindow>();
-  #nextSweepAt = 0;
 
   constructor({ limit, windowMs, now = Date.now }: { limit: number; windowMs: number; now?: () => number }) {
     this.#limit = limit;
@@ -29,9 +29,12 @@ export class RateLimiter {
     this.#now = now;
   }
 
+  get windowMs(): number {
+    return this.#windowMs;
+  }
+
   take(client: string): RateLimitDecision {
     const now = this.#now();
-    this.#sweepExpired(now);
     let window = this.#windows.get(client);
     if (window === undefined || window.resetsAt <= now) {
       window = { count: 0, resetsAt: now + this.#windowMs };
@@ -48,13 +51,34 @@ export class RateLimiter {
     return this.#windows.size;
   }
 
-  #sweepExpired(now: number): void {
-    if (now < this.#nextSweepAt) return;
-    this.#nextSweepAt = now + this.#windowMs;
+  sweep(): void {
+    const now = this.#now();
     for (const [client, window] of this.#windows) {
       if (window.resetsAt <= now) this.#windows.delete(client);
     }
   }
+}
+
+/**
+ * Whom a request is counted against: an IPv4 address, or an IPv6 client's /64. One IPv6
+ * host is usually given a whole /64 and can pick any of its 2^64 addresses per request,
+ * so a bucket per address would be no limit at all (the common choice: Cloudflare, nginx
+ * users, RFC 6177's end-site assignment).
+ */
+export function clientBucket(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const address = ip.split('%')[0] ?? ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  const [head = '', tail] = address.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
+  const groups = [...headGroups, ...Array<string>(Math.max(0, zeros)).fill('0'), ...tailGroups];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /** Probes and scrapes must keep working while a client is being throttled. */
@@ -67,9 +91,14 @@ const isExempt = (route: string | undefined) =>
  */
 export function addRateLimit(app: FastifyInstance, { perMinute }: { perMinute: number }): void {
   const limiter = new RateLimiter({ limit: perMinute, windowMs: 60_000 });
+  const sweeper = setInterval(() => limiter.sweep(), limiter.windowMs).unref();
+  app.addHook('onClose', (_app, done) => {
+    clearInterval(sweeper);
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     if (isExempt(request.routeOptions.url)) return done();
-    const decision = limiter.take(request.ip);
+    const decision = limiter.take(clientBucket(request.ip));
     if (decision.allowed) return done();
     reply.header('retry-after', String(decision.retryAfterSeconds));
     done(new RateLimitedError(perMinute, decision.retryAfterSeconds));

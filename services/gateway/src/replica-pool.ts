@@ -21,7 +21,8 @@ export interface ReplicaPoolOptions {
   resolveAll?: (host: string) => Promise<string[]>;
 }
 
-export type AttemptOutcome = 'ok' | 'failed' | 'unreachable';
+/** `not-sent`: the client's request was refused before reaching the replica; it says nothing of the replica. */
+export type AttemptOutcome = 'ok' | 'failed' | 'unreachable' | 'not-sent';
 
 /** One replica of the service: its address, its keep-alive connections, its health. */
 export interface Replica {
@@ -40,7 +41,15 @@ interface ReplicaState extends Replica {
   seenDown: boolean;
   /** The instance name its probes report; a new one at the same address is a new replica. */
   instance: string | undefined;
+  /** Attempts it answered: a probe compares it across its wait, so the hot path reads no clock. */
+  answered: number;
 }
+
+/** What one readiness probe found: an answer (ready or not), no answer in time, or no connection. */
+type ProbeResult =
+  | { kind: 'answered'; ready: boolean; instance: unknown }
+  | { kind: 'timed-out' }
+  | { kind: 'unreachable' };
 
 export interface ReplicaView {
   address: string;
@@ -72,7 +81,8 @@ const RECOVERY_INTERVAL_MS = 250;
  * The replicas behind one service name. Discovery re-resolves the name on an
  * interval and after connection failures; passive health ejects a replica after
  * consecutive failures for a cool-down that doubles on each repeat; active probes
- * of /health/ready decide when a replica (new, ejected or draining) gets traffic.
+ * of /health/ready decide when a replica (new, ejected or draining) gets traffic,
+ * and passive health tells a slow probe from a dead replica.
  *
  * Callers `acquire` a replica for an attempt and `release` it with the outcome; the
  * pool alone keeps the counts that balancing and ejection depend on.
@@ -178,6 +188,7 @@ export class ReplicaPool {
       ready: undefined,
       seenDown: false,
       instance: undefined,
+      answered: 0,
     };
   }
 
@@ -186,9 +197,11 @@ export class ReplicaPool {
   }
 
   /** GET /health/ready over the replica's own connection pool: one HTTP client per replica. */
-  async #readiness(replica: ReplicaState): Promise<{ ready: boolean; instance: unknown }> {
+  async #readiness(replica: ReplicaState): Promise<ProbeResult> {
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.#options.probeTimeoutMs);
+    // Timers run before I/O: after a stall of the gateway's own event loop, the answers that
+    // arrived meanwhile (this probe's included) are read before the probe counts as timed out.
+    const timer = setTimeout(() => setImmediate(() => deadline.abort()), this.#options.probeTimeoutMs);
     try {
       const res = await replica.dispatcher.request({
         path: '/health/ready',
@@ -203,9 +216,9 @@ export class ReplicaPool {
       } catch {
         instance = undefined;
       }
-      return { ready: res.statusCode === 200, instance };
+      return { kind: 'answered', ready: res.statusCode === 200, instance };
     } catch {
-      return { ready: false, instance: undefined };
+      return deadline.signal.aborted ? { kind: 'timed-out' } : { kind: 'unreachable' };
     } finally {
       clearTimeout(timer);
     }
@@ -213,7 +226,20 @@ export class ReplicaPool {
 
   async #probe(replica: ReplicaState): Promise<void> {
     const wasHealthy = this.#isHealthy(replica);
-    const { ready, instance } = await this.#readiness(replica);
+    const answeredBefore = replica.answered;
+    const result = await this.#readiness(replica);
+    // A saturated replica's probe waits in its queue behind the load: answers to real
+    // requests while the probe waited show it slow, not dead, so its state stands. One
+    // that answered nothing meanwhile, refused the connection or said "not ready" is out.
+    if (result.kind === 'timed-out' && replica.answered !== answeredBefore) {
+      this.#options.logger.debug(
+        { upstream: this.#options.name, replica: replica.address },
+        'probe timed out while the replica answered requests: kept',
+      );
+      return;
+    }
+    const ready = result.kind === 'answered' && result.ready;
+    const instance = result.kind === 'answered' ? result.instance : undefined;
     // Docker reuses addresses: a container replaced faster than discovery runs
     // shows up as a new instance name, and must not inherit the old one's ejections.
     if (typeof instance === 'string' && instance !== replica.instance) {
@@ -277,8 +303,10 @@ export class ReplicaPool {
   release(replica: Replica, outcome: AttemptOutcome): void {
     const state = replica as ReplicaState;
     state.inFlight -= 1;
+    if (outcome === 'not-sent') return;
     if (outcome === 'ok') {
       state.consecutiveFailures = 0;
+      state.answered += 1;
       return;
     }
     if (outcome === 'unreachable') state.seenDown = true;

@@ -1,10 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from './app.ts';
-import { loadGatewayConfig } from './config.ts';
+import { gatewayOverLoopback, sharedLoopbackPort } from './loopback-port.test-support.ts';
 import { RetryBudget } from './retry-budget.ts';
 
 type Behaviour = 'ok' | 'fail503' | 'refuse';
@@ -14,10 +12,7 @@ type Behaviour = 'ok' | 'fail503' | 'refuse';
  * as Docker replicas share a port on different IPs. Each can be told to misbehave.
  */
 async function startReplicas(count: number) {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
+  const port = await sharedLoopbackPort();
 
   const addresses = Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
   const behaviour = new Map<string, Behaviour>(addresses.map((a) => [a, 'ok']));
@@ -69,15 +64,9 @@ afterEach(async () => {
 async function gatewayOver(count: number, env: Record<string, string> = {}) {
   replicas = await startReplicas(count);
   const addresses = replicas.addresses;
-  gateway = buildApp(
-    loadGatewayConfig({
-      USERS_URL: `http://users.test:${replicas.port}`,
-      HELLO_URL: `http://hello.test:${replicas.port}`,
-      LOG_LEVEL: 'silent',
-      ...env,
-    }),
-    { resolveAll: async () => addresses },
-  );
+  gateway = gatewayOverLoopback(replicas.port, addresses, {
+    ...env,
+  });
   await gateway.ready();
   return { gateway, replicas };
 }

@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
 import { loadGatewayConfig } from './config.ts';
+import { sharedLoopbackPort } from './loopback-port.test-support.ts';
 
 // Tracing is process-wide state: this file starts it once, as runService does, before any app is built.
 const exporter = new InMemorySpanExporter();
@@ -45,10 +46,7 @@ beforeAll(async () => {
   telemetry = started;
 
   // Two users replicas sharing a port on two loopback addresses, as Docker replicas do.
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
+  const port = await sharedLoopbackPort();
   for (const address of ['127.0.0.1', '127.0.0.2']) {
     const server = createServer((req, res) => {
       if (req.url?.startsWith('/health/')) return void res.writeHead(200).end('{}');

@@ -1,4 +1,4 @@
-import { pathBelowPrefix } from '@lab/platform/forwarded-prefix';
+import { afterPrefix, pathBelowPrefix } from '@lab/platform/forwarded-prefix';
 import type { Logger } from '@lab/platform/logger';
 import {
   HttpError,
@@ -129,9 +129,10 @@ export class Upstream {
    * `/`), or replaced by the base path with nothing added (under base path `/api/users`,
    * `/api/users?limit=1` stays `/api/users?limit=1`: Fastify's prefixed `/` route answers it).
    */
-  upstreamPath(publicUrl: string): string {
-    const basePath = this.#basePath;
-    return basePath === '' ? pathBelowPrefix(this.prefix, publicUrl) : basePath + publicUrl.slice(this.prefix.length);
+  upstreamPath(publicUrl: string): string | undefined {
+    if (this.#basePath === '') return pathBelowPrefix(this.prefix, publicUrl);
+    const rest = afterPrefix(this.prefix, publicUrl);
+    return rest === undefined ? undefined : this.#basePath + rest;
   }
 
   /** Admits a request (bulkhead, then breaker) and sends its first attempt. */
@@ -195,7 +196,7 @@ export class Upstream {
     this.#deadlines.delete(exchange);
     const elapsedMs = performance.now() - exchange.startedAt;
     if (failure instanceof HttpError) {
-      this.#pool.release(replica, 'ok');
+      this.#pool.release(replica, 'not-sent');
       this.#settle(exchange, true);
       exchange.fail(failure);
       return;
@@ -208,8 +209,8 @@ export class Upstream {
       return;
     }
     const code = (failure as { code?: unknown }).code;
-    if (code === 'UND_ERR_INVALID_ARG') {
-      this.#pool.release(replica, 'ok');
+    if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
+      this.#pool.release(replica, 'not-sent');
       this.#settle(exchange, true);
       exchange.fail(new ProtocolError('MALFORMED_REQUEST'));
       return;

@@ -1,4 +1,4 @@
-import { expectFuzzContract } from '@lab/lab-kit/fuzz-requests';
+import { expectFuzzContract, sendFuzzRequest } from '@lab/lab-kit/fuzz-requests';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningMonolith, startMonolith } from './start-monolith.ts';
@@ -56,10 +56,7 @@ describe('users under fuzzed requests, through the monolith', () => {
       knownIds,
       runs: RUNS,
       snapshot: everyUser,
-      send: async ({ method, url, headers, body }) => {
-        const res = await client.request({ method, path: `/api/users${url}`, headers, ...(body ? { body } : {}) });
-        return { status: res.statusCode, contentType: res.headers['content-type'], body: await res.body.text() };
-      },
+      send: (request) => sendFuzzRequest(`${running.baseUrl}/api/users`, request),
     });
     expect(tally.requests).toBeGreaterThanOrEqual(RUNS);
     expect((await client.request({ method: 'GET', path: '/health/ready' })).statusCode).toBe(200);

@@ -8,6 +8,7 @@ await runService({
   loadConfig: loadMonolithConfig,
   buildApp,
   describe: ({ users }) => describeUsersStore(users),
+  edge: true,
   // hello's Express router runs inside the monolith.
   instrumentations: () => [expressInstrumentation()],
 });

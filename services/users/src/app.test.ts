@@ -1,13 +1,17 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Faults } from '@lab/platform/faults';
 import { createLogger } from '@lab/platform/logger';
+import { DatabaseUnavailableError } from '@lab/platform/problem';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp } from './app.ts';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildApp, KEY_SWEEP_INTERVAL_MS } from './app.ts';
 import { loadUsersConfig } from './config.ts';
-import { DATABASE_FILE } from './sqlite-repository.ts';
+import { createSqliteUsersRepository, DATABASE_FILE } from './sqlite-repository.ts';
+import type { UsersRepository } from './users-repository.ts';
 
 let dataDir: string;
 let app: FastifyInstance;
@@ -433,5 +437,214 @@ describe('users in the lab', () => {
     } finally {
       await faulty.close();
     }
+  });
+});
+
+describe('#21: idempotency keys expire, and a key does not outlive its user', () => {
+  const ada = { name: 'Ada', email: 'ada@example.org' };
+
+  it('#21 finding 10: a replay of a key whose user was deleted since answers 410 problem+json, not 201', async () => {
+    const first = await create(ada, 'key-then-delete');
+    expect(first.statusCode).toBe(201);
+    expect((await app.inject({ method: 'DELETE', url: `/${first.json().id}` })).statusCode).toBe(204);
+    const replay = await create(ada, 'key-then-delete');
+    expect(replay.statusCode).toBe(410);
+    expect(replay.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(replay.json()).toMatchObject({ status: 410, code: 'IDEMPOTENCY_KEY_RESOURCE_GONE' });
+    expect(replay.headers.location).toBeUndefined();
+    expect(await listed()).toHaveLength(0);
+  });
+
+  it('#21 finding 10: sweeps expired keys outside any request, on a timer that holds no process open and stops on close', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval');
+    let now = Date.parse('2030-01-01T00:00:00.000Z');
+    const config = loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', IDEMPOTENCY_KEY_TTL_HOURS: '1' });
+    const repository = createSqliteUsersRepository({ ...config, now: () => now });
+    let sweeps = 0;
+    const counted: UsersRepository = {
+      ...repository,
+      sweepExpiredKeys: () => {
+        sweeps++;
+        return repository.sweepExpiredKeys();
+      },
+    };
+    const swept = buildApp(config, { repository: counted, logger: createLogger(config, { write: () => {} }) });
+    try {
+      await swept.ready();
+      const timers = setIntervalSpy.mock.results.map((result) => result.value as NodeJS.Timeout);
+      expect(timers).toHaveLength(1);
+      expect(timers[0]?.hasRef()).toBe(false);
+      const made = await swept.inject({ method: 'POST', url: '/', payload: ada, headers: { 'idempotency-key': 'k' } });
+      expect(made.statusCode).toBe(201);
+      expect(sweeps).toBe(0);
+
+      now += 3_600_000;
+      await vi.advanceTimersByTimeAsync(KEY_SWEEP_INTERVAL_MS);
+      expect(sweeps).toBe(1);
+      expect(await repository.counts()).toEqual({ users: 1, idempotencyKeys: 0 });
+
+      await swept.close();
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(3 * KEY_SWEEP_INTERVAL_MS);
+      expect(sweeps).toBe(1);
+    } finally {
+      vi.useRealTimers();
+      setIntervalSpy.mockRestore();
+      await swept.close();
+    }
+  });
+});
+
+describe("#21: users while another replica holds the SQLite file's write lock", () => {
+  let otherReplica: DatabaseSync | undefined;
+  afterEach(() => {
+    if (otherReplica?.isTransaction) otherReplica.exec('ROLLBACK');
+    otherReplica?.close();
+    otherReplica = undefined;
+  });
+
+  const lockedApp = async (busyTimeoutMs: number) => {
+    await app.close();
+    app = buildApp(
+      loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', DB_BUSY_TIMEOUT_MS: String(busyTimeoutMs) }),
+    );
+    await app.ready();
+    otherReplica = new DatabaseSync(join(dataDir, DATABASE_FILE));
+    otherReplica.exec('BEGIN IMMEDIATE');
+    return otherReplica;
+  };
+  /**
+   * Readiness probed 50 ms into the create's wait, timed from the create: the gateway's probe
+   * gives up after 1 s, and a loop held by the wait would delay even the 50 ms timer.
+   */
+  const probeWhileWaiting = async () => {
+    const startedAt = performance.now();
+    await sleep(50);
+    const res = await app.inject({ url: '/health/ready' });
+    return { status: res.statusCode, ms: performance.now() - startedAt };
+  };
+
+  it('#21 finding 11: readiness answers at once while a create waits for the lock, and the create then answers 201', async () => {
+    const lock = await lockedApp(5000);
+    const waiting = create({ name: 'Patient', email: 'patient@example.org' });
+    const probe = await probeWhileWaiting();
+    expect(probe.status).toBe(200);
+    expect(probe.ms).toBeLessThan(250);
+    lock.exec('COMMIT');
+    const created = await waiting;
+    expect(created.statusCode).toBe(201);
+    expect(await listed()).toHaveLength(1);
+  });
+
+  it('#21 finding 11: a create still locked out after DB_BUSY_TIMEOUT_MS answers 503 problem+json, readiness 200 meanwhile', async () => {
+    await lockedApp(500);
+    const waiting = create({ name: 'Too late', email: 'late@example.org' });
+    const probe = await probeWhileWaiting();
+    expect(probe.status).toBe(200);
+    expect(probe.ms).toBeLessThan(250);
+    const refused = await waiting;
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.json()).toMatchObject({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+    expect(refused.body).not.toMatch(/locked|users\.db|SQLITE/i);
+  });
+});
+
+describe('#21: a database away, as the client and the log see it', () => {
+  it("#21 finding 13: a 503 carries a fixed detail, never the driver's words, which the request's log line keeps", async () => {
+    const driverSays = 'connect ECONNREFUSED 10.9.8.7:5432 (pg_hba.conf rejects "lab")';
+    const lines: string[] = [];
+    const config = loadUsersConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'info', INSTANCE_NAME: 'users-away' });
+    const repository = createSqliteUsersRepository(config);
+    // What postgres-repository.ts throws when the pg driver reports the server away.
+    const away = async (): Promise<never> => {
+      throw new DatabaseUnavailableError(driverSays);
+    };
+    const broken = buildApp(config, {
+      repository: { ...repository, list: away, create: away },
+      logger: createLogger(config, { write: (line: string) => lines.push(line) }),
+    });
+    try {
+      for (const res of [
+        await broken.inject({ url: '/' }),
+        await broken.inject({ method: 'POST', url: '/', payload: { name: 'A', email: 'a@example.org' } }),
+      ]) {
+        expect(res.statusCode).toBe(503);
+        expect(res.json()).toEqual({
+          type: 'https://microservices-lab.dev/problems/database-unavailable',
+          title: 'Service Unavailable',
+          status: 503,
+          detail: 'The database is unavailable; retry, with the same Idempotency-Key for a create',
+          instance: expect.any(String),
+          code: 'DATABASE_UNAVAILABLE',
+        });
+        expect(res.body).not.toMatch(/ECONNREFUSED|10\.9\.8\.7|pg_hba/);
+      }
+    } finally {
+      await broken.close();
+    }
+    const failures = lines.filter((line) => line.includes('"request failed"'));
+    expect(failures).toHaveLength(2);
+    for (const line of failures) expect(JSON.parse(line).err.reason).toBe(driverSays);
+  });
+});
+
+describe('#21: names display as what they are', () => {
+  const problem = (res: { statusCode: number; json: () => unknown }) =>
+    res.json() as { code: string; errors?: { field: string }[] };
+
+  it('#21 finding 15: refuses format characters (bidi overrides, zero-width, U+FEFF) in names with 400 naming body/name, on POST, PUT and PATCH', async () => {
+    const { id } = (await create({ name: 'Plain', email: 'plain@example.org' })).json();
+    const formatted = [
+      'evil\u202Egnp.exe',
+      'a\u2066b\u2069',
+      'Ad\u200Bmin',
+      'Ad\u200Cmin',
+      'Ad\u200Dmin',
+      '\uFEFFAda',
+      'Ada\u200E',
+      'soft\u00ADhyphen',
+      'word\u2060joiner',
+      'tag\u{E0041}',
+    ];
+    for (const name of formatted) {
+      const body = JSON.stringify({ name, email: 'f@example.org' });
+      for (const [method, url, payload] of [
+        ['POST', '/', body],
+        ['PUT', `/${id}`, body],
+        ['PATCH', `/${id}`, JSON.stringify({ name })],
+      ] as const) {
+        const res = await app.inject({ method, url, payload, headers: { 'content-type': 'application/json' } });
+        expect(res.statusCode, `${method} ${JSON.stringify(name)}`).toBe(400);
+        expect(problem(res).code).toBe('VALIDATION_FAILED');
+        expect(problem(res).errors?.map((e) => e.field)).toEqual(['body/name']);
+      }
+    }
+    expect((await listed()).map((u) => u.id)).toEqual([id]);
+    expect((await app.inject({ url: `/${id}` })).json().name).toBe('Plain');
+  });
+
+  it('#21 finding 15: stores names NFC-normalised: an NFD name comes back NFC, on POST, PUT and PATCH', async () => {
+    const nfd = 'Zoe\u0308 Ame\u0301lie'; // e + combining diaeresis, e + combining acute
+    const nfc = 'Zo\u00EB Am\u00E9lie';
+    const created = await create({ name: nfd, email: 'zoe@example.org' }, 'nfd-key');
+    expect(created.statusCode).toBe(201);
+    expect(created.json().name).toBe(nfc);
+    const { id } = created.json();
+    expect((await app.inject({ url: `/${id}` })).json().name).toBe(nfc);
+    // The same name in either form is the same request: a retry spelled NFC replays.
+    const retried = await create({ name: nfc, email: 'zoe@example.org' }, 'nfd-key');
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    const put = await app.inject({
+      method: 'PUT',
+      url: `/${id}`,
+      payload: { name: `${nfd}!`, email: 'zoe@example.org' },
+    });
+    expect(put.json().name).toBe(`${nfc}!`);
+    const patch = await app.inject({ method: 'PATCH', url: `/${id}`, payload: { name: 'Cafe\u0301' } });
+    expect(patch.json().name).toBe('Caf\u00E9');
+    expect((await app.inject({ url: `/${id}` })).json().name).toBe('Caf\u00E9');
   });
 });

@@ -26,8 +26,38 @@ export async function openUsersRepository(config: UsersConfig, log: Pick<Logger,
     connectTimeoutMs: config.dbConnectTimeoutMs,
     queryTimeoutMs: config.dbQueryTimeoutMs,
     applicationName: config.service,
+    idempotencyKeyTtlMs: config.idempotencyKeyTtlMs,
     onIdleError: (error) => log.warn({ err: error }, 'a pooled database connection broke; the next call opens another'),
   });
+}
+
+/**
+ * How often each replica deletes expired Idempotency-Keys. An expired key counts as unused
+ * whether or not it was swept yet, so this only bounds how far the table outgrows the TTL.
+ */
+export const KEY_SWEEP_INTERVAL_MS = 10 * 60_000;
+
+/** Sweeps expired keys on a timer, outside any request; the returned stop waits for a sweep in flight. */
+function sweepKeysPeriodically(store: UsersRepository, log: Pick<Logger, 'info' | 'warn'>): () => Promise<void> {
+  let sweeping: Promise<void> | undefined;
+  const sweep = async () => {
+    try {
+      const swept = await store.sweepExpiredKeys();
+      if (swept > 0) log.info({ swept }, 'expired idempotency keys deleted');
+    } catch (error) {
+      log.warn({ err: error }, 'sweeping expired idempotency keys failed; the next sweep tries again');
+    } finally {
+      sweeping = undefined;
+    }
+  };
+  // unref: a timer alone never keeps a stopping process alive.
+  const timer = setInterval(() => {
+    sweeping ??= sweep();
+  }, KEY_SWEEP_INTERVAL_MS).unref();
+  return async () => {
+    clearInterval(timer);
+    await sweeping;
+  };
 }
 
 /**
@@ -39,7 +69,11 @@ export const users: FastifyPluginAsync<UsersOptions> = async (app, { config, hea
   const opened = repository ?? (await openUsersRepository(config, app.log));
   const store = tracingActive() ? withDatabaseSpans(opened) : opened;
   health.addCheck('database', async () => ({ ok: await store.ping(), system: store.identity.system }));
-  app.addHook('onClose', async () => store.close());
+  const stopSweeping = sweepKeysPeriodically(store, app.log);
+  app.addHook('onClose', async () => {
+    await stopSweeping();
+    await store.close();
+  });
   await app.register(usersRoutes, { repository: store });
 };
 

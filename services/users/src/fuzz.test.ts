@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   databaseSnapshot,
+  deliveredBody,
   expectFuzzContract,
   FUZZ_SEED,
   type FuzzAnswer,
   type FuzzRequest,
+  sendFuzzRequest,
 } from '@lab/lab-kit/fuzz-requests';
 import fc from 'fast-check';
 import { Client } from 'undici';
@@ -78,8 +80,15 @@ const ways: {
   {
     way: 'in-process',
     runs: INJECT_RUNS,
-    send: async ({ method, url, headers, body }) => {
-      const res = await app.inject({ method: method as 'GET', url, headers, ...(body ? { payload: body } : {}) });
+    send: async (request) => {
+      const { method, url, headers, delivery } = request;
+      const payload = deliveredBody(request);
+      const res = await app.inject({
+        method: method as 'GET',
+        url,
+        headers: delivery === 'continue' ? { ...headers, expect: '100-continue' } : headers,
+        ...(payload ? { payload } : {}),
+      });
       return { status: res.statusCode, contentType: res.headers['content-type'], body: res.body };
     },
     live: async () => (await app.inject({ url: '/health/live' })).statusCode,
@@ -87,10 +96,7 @@ const ways: {
   {
     way: 'over HTTP',
     runs: RUNS,
-    send: async ({ method, url, headers, body }) => {
-      const res = await client.request({ method, path: url, headers, ...(body ? { body } : {}) });
-      return { status: res.statusCode, contentType: res.headers['content-type'], body: await res.body.text() };
-    },
+    send: (request) => sendFuzzRequest(`http://127.0.0.1:${port}`, request),
     live: async () => (await client.request({ method: 'GET', path: '/health/live' })).statusCode,
   },
 ];

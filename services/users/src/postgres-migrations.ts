@@ -24,6 +24,8 @@ const MIGRATIONS: readonly string[] = [
      response    text,
      created_at  timestamptz NOT NULL
    )`,
+  // The sweep deletes keys past their TTL by age.
+  'CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at)',
 ];
 
 /** Any constant works: it names this schema's lock among the database's advisory locks. */

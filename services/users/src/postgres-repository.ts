@@ -1,12 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '@lab/platform/config';
-import { DatabaseUnavailableError, HttpError, IdempotencyKeyReusedError } from '@lab/platform/problem';
+import {
+  DatabaseUnavailableError,
+  HttpError,
+  IdempotencyKeyResourceGoneError,
+  IdempotencyKeyReusedError,
+} from '@lab/platform/problem';
 import pg from 'pg';
 import { databaseName, redactDatabaseUrl } from './database-url.ts';
 import { migratePostgres } from './postgres-migrations.ts';
 import {
   duplicateEmail,
   fingerprintOf,
+  KEY_SWEEP_BATCH,
+  type KeyLifetime,
+  keyLifetime,
   type NewUser,
   pageOf,
   type User,
@@ -14,7 +22,7 @@ import {
 } from './users-repository.ts';
 import { uuidV7 } from './uuid-v7.ts';
 
-export interface PostgresOptions {
+export interface PostgresOptions extends KeyLifetime {
   /** postgres://user:password@host:port/database, from DATABASE_URL (checked by checkDatabaseUrl). */
   databaseUrl: string;
   /** Connections this process keeps at most (each replica has its own pool). */
@@ -120,6 +128,7 @@ async function openPool(pool: pg.Pool, { databaseUrl, connectTimeoutMs }: Postgr
  * readiness false, and the pool reconnects by itself when it is back.
  */
 export async function createPostgresUsersRepository(options: PostgresOptions): Promise<UsersRepository> {
+  const keys = keyLifetime(options);
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     max: options.poolSize,
@@ -203,13 +212,17 @@ export async function createPostgresUsersRepository(options: PostgresOptions): P
     },
     async createOnce(input, idempotencyKey) {
       const fingerprint = fingerprintOf(input);
+      const now = keys.now();
       return inTransaction(async (client) => {
         // Claiming the key first: a second request with it (another replica, a retry) waits
         // on this row until the first commits, then finds it and replays; if the first rolls
-        // back, the second claims the key itself.
+        // back, the second claims the key itself. An expired key is claimed anew; a live one
+        // is left as it is, but locked, so the sweep cannot take it from under the replay.
         const claimed = await client.query(
-          'INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES ($1, $2, now()) ON CONFLICT (key) DO NOTHING',
-          [idempotencyKey, fingerprint],
+          `INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES ($1, $2, $3)
+           ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, response = NULL, created_at = EXCLUDED.created_at
+           WHERE idempotency_keys.created_at <= $4`,
+          [idempotencyKey, fingerprint, new Date(now), new Date(now - keys.ttlMs)],
         );
         if (claimed.rowCount === 0) {
           const { rows } = await client.query<{ fingerprint: string; response: string }>(
@@ -218,7 +231,11 @@ export async function createPostgresUsersRepository(options: PostgresOptions): P
           );
           const earlier = rows[0] as { fingerprint: string; response: string };
           if (earlier.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
-          return { user: JSON.parse(earlier.response) as User, replayed: true };
+          const user = JSON.parse(earlier.response) as User;
+          // A late retry must not bring back a user deleted since, nor answer 201 for it.
+          const { rowCount } = await client.query('SELECT 1 FROM users WHERE id = $1', [user.id]);
+          if (rowCount === 0) throw new IdempotencyKeyResourceGoneError();
+          return { user, replayed: true };
         }
         const user = await insertUser(client, input);
         await client.query('UPDATE idempotency_keys SET response = $2 WHERE key = $1', [
@@ -248,6 +265,20 @@ export async function createPostgresUsersRepository(options: PostgresOptions): P
       );
       const { users, idempotencyKeys } = rows[0] as { users: number; idempotencyKeys: number };
       return { users, idempotencyKeys };
+    },
+    async sweepExpiredKeys() {
+      const cutoff = new Date(keys.now() - keys.ttlMs);
+      let swept = 0;
+      for (;;) {
+        // SKIP LOCKED: a key a create is claiming anew right now is that create's, not the sweep's.
+        const { rowCount } = await query(
+          `DELETE FROM idempotency_keys WHERE key IN
+             (SELECT key FROM idempotency_keys WHERE created_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+          [cutoff, KEY_SWEEP_BATCH],
+        );
+        swept += rowCount ?? 0;
+        if ((rowCount ?? 0) < KEY_SWEEP_BATCH) return swept;
+      }
     },
     async ping() {
       try {

@@ -1,12 +1,15 @@
 // One behaviour, two stores: this suite runs against SQLite (sqlite-repository.test.ts)
 // and against a real PostgreSQL server (tests/containers, users-postgres.test.ts).
-import { ConflictError, IdempotencyKeyReusedError } from '@lab/platform/problem';
+import { ConflictError, IdempotencyKeyResourceGoneError, IdempotencyKeyReusedError } from '@lab/platform/problem';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NewUser, User, UsersRepository } from './users-repository.ts';
+import type { KeyLifetime, NewUser, User, UsersRepository } from './users-repository.ts';
 
-/** A new, empty database. open() may be called again and again: replicas, or one replica restarted. */
+/**
+ * A new, empty database. open() may be called again and again: replicas, or one replica restarted.
+ * The store passes `lifetime` to the repository as it is: the tests set the TTL and move the clock.
+ */
 export interface ContractDatabase {
-  open(): Promise<UsersRepository>;
+  open(lifetime?: KeyLifetime): Promise<UsersRepository>;
   dispose(): Promise<void>;
 }
 
@@ -31,8 +34,8 @@ export function describeRepositoryContract(storeName: string, store: ContractSto
       const db = await store.fresh();
       cleanups.push(() => db.dispose());
       return {
-        open: async () => {
-          const repository = await db.open();
+        open: async (lifetime?: KeyLifetime) => {
+          const repository = await db.open(lifetime);
           cleanups.push(() => repository.close());
           return repository;
         },
@@ -148,6 +151,59 @@ export function describeRepositoryContract(storeName: string, store: ContractSto
       await Promise.all(replicas.map((r, n) => r.create(person(n))));
       expect((await (await db.open()).counts()).users).toBe(4);
       expect((await db.open()).migrationsApplied).toBe(0);
+    });
+
+    /** A clock the test moves: keys are stamped and expired by it, no test waits for a TTL. */
+    const movableClock = () => {
+      let now = Date.parse('2030-01-01T00:00:00.000Z');
+      return { now: () => now, advance: (ms: number) => (now += ms) };
+    };
+    const DAY_MS = 24 * 3_600_000;
+
+    it('#21 finding 10: a key expires after its TTL, on every replica: the same key then creates anew, even with another body', async () => {
+      const db = await database();
+      const clock = movableClock();
+      const lifetime = { idempotencyKeyTtlMs: DAY_MS, now: clock.now };
+      const [replicaA, replicaB] = [await db.open(lifetime), await db.open(lifetime)];
+      const first = await replicaA.createOnce(person('t1'), 'key-ttl');
+      clock.advance(DAY_MS - 1);
+      expect(await replicaB.createOnce(person('t1'), 'key-ttl')).toEqual({ user: first.user, replayed: true });
+      await expect(replicaB.createOnce(person('t2'), 'key-ttl')).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+      clock.advance(1);
+      const anew = await replicaB.createOnce(person('t2'), 'key-ttl');
+      expect(anew.replayed).toBe(false);
+      expect(anew.user.id).not.toBe(first.user.id);
+      // The key is the new create's now, for a whole TTL again.
+      clock.advance(DAY_MS - 1);
+      expect(await replicaA.createOnce(person('t2'), 'key-ttl')).toEqual({ user: anew.user, replayed: true });
+      expect(await replicaA.counts()).toEqual({ users: 2, idempotencyKeys: 1 });
+    });
+
+    it('#21 finding 10: the sweep deletes the keys past their TTL, and only those', async () => {
+      const clock = movableClock();
+      const users = await (await database()).open({ idempotencyKeyTtlMs: DAY_MS, now: clock.now });
+      expect(await users.sweepExpiredKeys()).toBe(0);
+      for (let n = 0; n < 3; n++) await users.createOnce(person(`old${n}`), `old-${n}`);
+      clock.advance(DAY_MS / 2);
+      const young = await users.createOnce(person('young'), 'young');
+      clock.advance(DAY_MS / 2);
+      expect(await users.counts()).toEqual({ users: 4, idempotencyKeys: 4 });
+      expect(await users.sweepExpiredKeys()).toBe(3);
+      expect(await users.counts()).toEqual({ users: 4, idempotencyKeys: 1 });
+      expect(await users.createOnce(person('young'), 'young')).toEqual({ user: young.user, replayed: true });
+      expect(await users.sweepExpiredKeys()).toBe(0);
+    });
+
+    it('#21 finding 10: a key whose user was deleted since is not replayed as a 201 (410), nor creates again', async () => {
+      const db = await database();
+      const [replicaA, replicaB] = [await db.open(), await db.open()];
+      const { user } = await replicaA.createOnce(person('gone'), 'key-gone');
+      expect(await replicaA.remove(user.id)).toBe(true);
+      const replay = replicaB.createOnce(person('gone'), 'key-gone');
+      await expect(replay).rejects.toBeInstanceOf(IdempotencyKeyResourceGoneError);
+      await expect(replay).rejects.toMatchObject({ status: 410 });
+      await expect(replicaB.createOnce(person('other'), 'key-gone')).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+      expect(await replicaB.counts()).toEqual({ users: 0, idempotencyKeys: 1 });
     });
 
     it('closes: later calls fail and ping says not ready', async () => {

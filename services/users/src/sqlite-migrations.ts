@@ -19,6 +19,8 @@ const MIGRATIONS: readonly string[] = [
      response    TEXT NOT NULL,
      created_at  TEXT NOT NULL
    ) STRICT`,
+  // The sweep deletes keys past their TTL by age.
+  'CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at)',
 ];
 
 export function migrate(db: DatabaseSync): number {

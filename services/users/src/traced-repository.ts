@@ -56,6 +56,8 @@ export function withDatabaseSpans(repository: UsersRepository): UsersRepository 
     update: traced('update'),
     remove: traced('remove'),
     counts: traced('counts'),
+    // A background sweep belongs to no request: a span here would be a root of its own every few minutes.
+    sweepExpiredKeys: () => repository.sweepExpiredKeys(),
     ping: () => repository.ping(),
     close: () => repository.close(),
   };

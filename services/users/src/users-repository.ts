@@ -19,6 +19,25 @@ export interface CreateOnceResult {
   replayed: boolean;
 }
 
+/** How long a create's Idempotency-Key is remembered, and by which clock (tests move it). */
+export interface KeyLifetime {
+  idempotencyKeyTtlMs?: number;
+  /** Milliseconds since the epoch; Date.now unless a test moves time. */
+  now?: () => number;
+}
+
+export const DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS = 24;
+export const HOUR_MS = 3_600_000;
+
+/** The TTL and clock a store keys by, defaults filled in. */
+export const keyLifetime = ({ idempotencyKeyTtlMs, now }: KeyLifetime) => ({
+  ttlMs: idempotencyKeyTtlMs ?? DEFAULT_IDEMPOTENCY_KEY_TTL_HOURS * HOUR_MS,
+  now: now ?? Date.now,
+});
+
+/** Expired keys the sweep deletes per statement: a short write lock each, never one long one. */
+export const KEY_SWEEP_BATCH = 500;
+
 export interface RowCounts {
   users: number;
   idempotencyKeys: number;
@@ -44,13 +63,17 @@ export interface UsersRepository {
   /** Throws ConflictError when another user has the email, compared ignoring ASCII case. */
   create(input: NewUser): Promise<User>;
   /**
-   * Creates at most once per key, the key committed in the same transaction as the user;
-   * throws IdempotencyKeyReusedError if the key came with other input.
+   * Creates at most once per key, the key committed in the same transaction as the user.
+   * One key space for every client; a key lives idempotencyKeyTtlMs from its create, then
+   * counts as unused. Throws IdempotencyKeyReusedError if the key came with other input, and
+   * IdempotencyKeyResourceGoneError if the user it created has been deleted since.
    */
   createOnce(input: NewUser, idempotencyKey: string): Promise<CreateOnceResult>;
   update(id: string, changes: Partial<NewUser>): Promise<User | undefined>;
   remove(id: string): Promise<boolean>;
   counts(): Promise<RowCounts>;
+  /** Deletes the keys past their TTL, a batch at a time, and says how many. */
+  sweepExpiredKeys(): Promise<number>;
   /** Readiness: resolves false (never throws) when the database cannot answer. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -5,15 +5,25 @@ import type { NewUser, UsersRepository } from './users-repository.ts';
 import { UUID_PATTERN } from './uuid-v7.ts';
 
 /**
- * No control characters and no lone UTF-16 surrogates: SQLite would store those as U+FFFD,
- * not as sent, and PostgreSQL refuses the NUL character outright.
+ * No control characters (Cc) and no lone UTF-16 surrogates (Cs): SQLite would store those as
+ * U+FFFD, not as sent, and PostgreSQL refuses the NUL character outright. No format characters
+ * (Cf): bidi overrides, zero-width characters and U+FEFF make a name display as another one.
+ * The one exception is the zero-width joiner between two emoji, which draws them as one (👩🏽‍💻).
  */
-const PRINTABLE_TEXT_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$';
+const PRINTABLE_TEXT_PATTERN =
+  '^(?:[^\\p{Cc}\\p{Cf}\\p{Cs}]|(?<=\\p{Extended_Pictographic}[\\u{1F3FB}-\\u{1F3FF}\\uFE0F]?)\\u200D(?=\\p{Extended_Pictographic}))*$';
 const name = { type: 'string', minLength: 1, maxLength: 100, pattern: PRINTABLE_TEXT_PATTERN } as const;
 const email = { type: 'string', format: 'email', maxLength: 254 } as const;
+// The response schema only serialises: it carries no pattern (fast-json-stringify's own check of a
+// pattern reads it without the u flag, and would refuse \p{...}).
 const user = {
   type: 'object',
-  properties: { id: { type: 'string' }, name, email: { type: 'string' }, createdAt: { type: 'string' } },
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    email: { type: 'string' },
+    createdAt: { type: 'string' },
+  },
 } as const;
 const idParams = {
   type: 'object',
@@ -59,6 +69,10 @@ const wholeUser = {
 } as const;
 
 const noSuchUser = (id: string) => new NotFoundError(`No user with id ${id}`);
+
+/** One spelling per name: "é" sent as e + U+0301 (NFD) is stored as U+00E9 (NFC), as most keyboards type it. */
+const withNfcName = <T extends Partial<NewUser>>(body: T): T =>
+  body.name === undefined ? body : { ...body, name: body.name.normalize('NFC') };
 
 interface IdParams {
   id: string;
@@ -109,10 +123,11 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
     },
     async (request, reply) => {
       const idempotencyKey = request.headers[IDEMPOTENCY_KEY_HEADER];
+      const input = withNfcName(request.body);
       const { user: created, replayed } =
         idempotencyKey === undefined
-          ? { user: await repository.create(request.body), replayed: false }
-          : await repository.createOnce(request.body, idempotencyKey);
+          ? { user: await repository.create(input), replayed: false }
+          : await repository.createOnce(input, idempotencyKey);
       if (replayed) reply.header('idempotent-replayed', 'true');
       const prefix = resolveForwardedPrefix(request.headers[FORWARDED_PREFIX_HEADER]);
       const collectionPath = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
@@ -131,7 +146,7 @@ export async function usersRoutes(app: FastifyInstance, { repository }: { reposi
   );
 
   const update = async (id: string, changes: Partial<NewUser>) => {
-    const updated = await repository.update(id, changes);
+    const updated = await repository.update(id, withNfcName(changes));
     if (!updated) throw noSuchUser(id);
     return updated;
   };

@@ -1,8 +1,7 @@
 import { fileFixture } from '@lab/lab-kit/fixture';
-import { expectFuzzContract } from '@lab/lab-kit/fuzz-requests';
+import { expectFuzzContract, sendFuzzRequest } from '@lab/lab-kit/fuzz-requests';
 import { report } from '@lab/lab-kit/load';
 import { createUser, listUsers } from '@lab/lab-kit/users-api';
-import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startStack } from './stack.ts';
 
@@ -24,17 +23,7 @@ describe('fuzzed requests through the real gateway to the real users container',
       runs: RUNS,
       // Every user, as the outside world sees them: what a refused request must leave alone.
       snapshot: async () => JSON.stringify(await listUsers(stack.gatewayUrl)),
-      async send({ method, url, headers, body }) {
-        // undici, not fetch: fetch refuses methods such as TRACE that a hostile client may send.
-        const res = await request(`${stack.gatewayUrl}/api/users${url}`, {
-          method: method as 'GET',
-          headers,
-          body: body ?? null,
-          headersTimeout: 10_000,
-          bodyTimeout: 10_000,
-        });
-        return { status: res.statusCode, contentType: res.headers['content-type'], body: await res.body.text() };
-      },
+      send: (request) => sendFuzzRequest(`${stack.gatewayUrl}/api/users`, request),
       onDone: ({ requests, fiveXx }) => report('users-fuzz-through-gateway', { requests, '5xx': fiveXx }),
     });
     expect(tally.requests).toBeGreaterThanOrEqual(RUNS);

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { POSTGRES } from '@lab/lab-kit/lab-env';
 import { GenericContainer, type StartedNetwork, type StartedTestContainer, Wait } from 'testcontainers';
 
@@ -14,8 +15,9 @@ export interface PostgresOptions {
 /**
  * The users service's PostgreSQL as compose runs it: non-root (the image's postgres user),
  * read-only root filesystem with tmpfs for its socket and /tmp, no capabilities, a memory
- * limit, data on a volume. Ready once it answers over TCP (the official image's first start
- * runs a socket-only server while it initialises; this waits past it).
+ * limit, data on a volume, users' own role made on the first start (infra/postgres/initdb.d).
+ * Ready once it answers over TCP (the official image's first start runs a socket-only server
+ * while it initialises; this waits past it).
  */
 export async function startPostgres({ network, volume, publish = false, labels = {} }: PostgresOptions = {}) {
   let container = new ReadOnlyContainer(POSTGRES.image)
@@ -23,6 +25,7 @@ export async function startPostgres({ network, volume, publish = false, labels =
       POSTGRES_USER: POSTGRES.user,
       POSTGRES_PASSWORD: POSTGRES.password,
       POSTGRES_DB: POSTGRES.database,
+      USERS_DB_PASSWORD: POSTGRES.appPassword,
     })
     .withUser('postgres')
     .withTmpFs({ '/tmp': 'rw,noexec,nosuid', '/var/run/postgresql': 'rw,noexec,nosuid' })
@@ -34,7 +37,13 @@ export async function startPostgres({ network, volume, publish = false, labels =
     .withStartupTimeout(60_000);
   if (network) container = container.withNetwork(network).withNetworkAliases('postgres');
   if (publish) container = container.withExposedPorts(POSTGRES.port);
-  if (volume) container = container.withBindMounts([{ source: volume, target: '/var/lib/postgresql/data' }]);
+  const initScript = {
+    source: POSTGRES.initScript,
+    target: `/docker-entrypoint-initdb.d/${basename(POSTGRES.initScript)}`,
+    mode: 'ro' as const,
+  };
+  const data = volume ? [{ source: volume, target: '/var/lib/postgresql/data' }] : [];
+  container = container.withBindMounts([initScript, ...data]);
   return container.start();
 }
 
@@ -46,9 +55,17 @@ class ReadOnlyContainer extends GenericContainer {
   }
 }
 
-/** Runs SQL in the container with psql; returns its unaligned, tuples-only output. */
+/**
+ * Runs SQL in the container with psql, as the superuser, users' schema first in its search path;
+ * returns its unaligned, tuples-only output.
+ */
 export async function psql(postgres: StartedTestContainer, sql: string): Promise<string> {
-  const { exitCode, output } = await postgres.exec(['psql', '-U', POSTGRES.user, '-d', POSTGRES.database, '-Atc', sql]);
+  const { exitCode, output } = await postgres.exec(
+    ['psql', '-U', POSTGRES.user, '-d', POSTGRES.database, '-Atc', sql],
+    {
+      env: { PGOPTIONS: `-c search_path=${POSTGRES.appSchema},public` },
+    },
+  );
   if (exitCode !== 0) throw new Error(`psql failed (${exitCode}): ${output}`);
   return output.trim();
 }

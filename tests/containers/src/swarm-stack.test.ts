@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniqueProjectName } from '@lab/lab-kit/compose';
@@ -6,7 +6,7 @@ import { buildImage, docker, freeHostPort, inspectContainer } from '@lab/lab-kit
 import { fileFixture } from '@lab/lab-kit/fixture';
 import { imageFor, labImage, MEMORY_LIMIT_MIB } from '@lab/lab-kit/lab-env';
 import { report, startLoad, summarize } from '@lab/lab-kit/load';
-import { deployStack, enterSwarm, removeStack, stackConverged } from '@lab/lab-kit/swarm';
+import { deployStack, enterSwarm, removeStack, SWARM_DEV_SECRETS_DIR, stackConverged } from '@lab/lab-kit/swarm';
 import { healthyReplicas } from '@lab/lab-kit/topology';
 import { postUser } from '@lab/lab-kit/users-api';
 import { sleep, waitFor, waitForOk } from '@lab/lab-kit/wait';
@@ -125,6 +125,48 @@ describe('infra/swarm/stack.yml on a single-node swarm', () => {
     expect(nextPage.items.map((u) => u.id)).not.toContain(page.items[0]?.id);
 
     expect((await fetch(`${stack.gatewayUrl}/api/hello`)).status).toBe(200);
+  });
+
+  it('#21 finding 18: keeps the database passwords in docker secrets, out of every service spec and container', async () => {
+    const secrets = readdirSync(SWARM_DEV_SECRETS_DIR).map((name) => ({
+      name,
+      value: readFileSync(join(SWARM_DEV_SECRETS_DIR, name), 'utf8').trim(),
+    }));
+    expect(secrets.map((secret) => secret.name).sort()).toEqual([
+      'postgres-password',
+      'users-database-url',
+      'users-db-password',
+    ]);
+    const services = (await docker('stack', 'services', STACK, '--format', '{{.Name}}')).split('\n').filter(Boolean);
+    const containers = (await docker('ps', '--quiet', '--filter', `label=com.docker.stack.namespace=${STACK}`))
+      .split('\n')
+      .filter(Boolean);
+    expect(services).toHaveLength(4);
+    expect(containers).toHaveLength(4);
+    for (const [what, inspected] of [
+      ...(await Promise.all(services.map(async (name) => [name, await docker('service', 'inspect', name)]))),
+      ...(await Promise.all(containers.map(async (id) => [id, await docker('inspect', id)]))),
+    ]) {
+      for (const { name, value } of secrets) expect(inspected, `${name} in ${what}`).not.toContain(value);
+    }
+
+    const env = JSON.parse(
+      await docker('service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}', USERS),
+    ) as string[];
+    expect(env).toContain('DATABASE_URL_FILE=/run/secrets/users-database-url');
+    expect(env.filter((variable) => variable.startsWith('DATABASE_URL='))).toEqual([]);
+    // users took its URL from the file: it is ready on PostgreSQL (a SQLite fallback would show here).
+    const [task] = (await docker('ps', '--quiet', '--filter', `label=com.docker.swarm.service.name=${USERS}`)).split(
+      '\n',
+    );
+    const readiness = await docker(
+      'exec',
+      task ?? '',
+      'node',
+      '-e',
+      "fetch('http://127.0.0.1:'+process.env.PORT+'/health/ready').then(r => r.text()).then(console.log)",
+    );
+    expect(JSON.parse(readiness)).toMatchObject({ checks: { database: { ok: true, system: 'postgresql' } } });
   });
 
   it('runs each task as hardened as swarm allows: read-only, no capabilities, pids and memory limits', async () => {

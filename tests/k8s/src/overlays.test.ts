@@ -1,4 +1,5 @@
-import { CPU_QUOTA, MEMORY_LIMIT_MIB, SERVICE_PORTS } from '@lab/lab-kit/lab-env';
+import { readFileSync } from 'node:fs';
+import { CPU_QUOTA, MEMORY_LIMIT_MIB, REPO_ROOT, SERVICE_PORTS } from '@lab/lab-kit/lab-env';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -182,23 +183,51 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
     }
   });
 
-  it('always gives users a DATABASE_URL to PostgreSQL, its password from the Secret', () => {
-    const env = k8s.container('users').env ?? [];
-    const names = env.map((variable) => variable.name);
-    const databaseUrl = env.find((variable) => variable.name === 'DATABASE_URL')?.value ?? '';
-    expect(databaseUrl).toBe('postgres://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@postgres:5432/users');
-    // $(VAR) expands only variables defined earlier in the list.
-    for (const secretVariable of ['POSTGRES_USER', 'POSTGRES_PASSWORD']) {
-      const entry = env.find((variable) => variable.name === secretVariable);
-      expect(entry?.valueFrom?.secretKeyRef?.name, secretVariable).toBe('postgres-credentials');
-      expect(names.indexOf(secretVariable), secretVariable).toBeLessThan(names.indexOf('DATABASE_URL'));
-    }
+  it('#21 finding 18: always gives users its PostgreSQL URL as a file from a Secret, never in its environment', () => {
+    const container = k8s.container('users');
+    const env = container.env ?? [];
+    expect(env.filter((variable) => variable.name.startsWith('DATABASE_URL')).map((variable) => variable.name)).toEqual(
+      ['DATABASE_URL_FILE'],
+    );
+    // Neither the superuser's credentials nor any other secret reaches users' environment.
+    expect(env.filter((variable) => variable.valueFrom?.secretKeyRef)).toEqual([]);
+    const path = env.find((variable) => variable.name === 'DATABASE_URL_FILE')?.value ?? '';
+    const mount = container.volumeMounts?.find((candidate) => path.startsWith(`${candidate.mountPath}/`));
+    expect(mount?.readOnly).toBe(true);
+    const volume = k8s.workload('users').pod.volumes?.find((candidate) => candidate.name === mount?.name);
+    expect(volume?.secret?.secretName).toBe('users-database');
+    expect(volume?.secret?.items).toEqual([{ key: 'url', path: path.slice((mount?.mountPath.length ?? 0) + 1) }]);
     const postgres = k8s.named<IService>('Service', 'postgres');
     expect(postgres.spec?.clusterIP).toBe('None');
     expect(k8s.selected(postgres.spec?.selector)).toEqual(['postgres']);
     expect(postgres.spec?.ports?.map((port) => port.port)).toEqual([5432]);
     // No volume for DATA_DIR: a SQLite file per pod is exactly what must not happen.
-    expect(k8s.workload('users').pod.volumes?.map((volume) => volume.name)).toEqual(['tmp']);
+    expect(k8s.workload('users').pod.volumes?.map((candidate) => candidate.name)).toEqual(['tmp', 'database-url']);
+  });
+
+  it("#21 finding 12: has PostgreSQL's first start make users_app, the role users' URL names, from the users Secret", () => {
+    const container = k8s.container('postgres');
+    const env = Object.fromEntries((container.env ?? []).map((variable) => [variable.name, variable]));
+    expect(env.USERS_DB_PASSWORD?.valueFrom?.secretKeyRef).toEqual({ name: 'users-database', key: 'password' });
+    const initdb = container.volumeMounts?.find((mount) => mount.mountPath === '/docker-entrypoint-initdb.d');
+    expect(initdb?.readOnly).toBe(true);
+    const configMapName = k8s.workload('postgres').pod.volumes?.find((volume) => volume.name === initdb?.name)
+      ?.configMap?.name;
+    const configMap = k8s.named<K8sObject & { data?: Record<string, string> }>('ConfigMap', configMapName ?? '');
+    const script = configMap.data?.['10-users-app.sh'] ?? '';
+    expect(script).toBe(readFileSync(`${REPO_ROOT}infra/postgres/initdb.d/10-users-app.sh`, 'utf8'));
+    expect(script).toMatch(/CREATE ROLE users_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE/);
+    expect(script).toMatch(/CREATE SCHEMA users AUTHORIZATION users_app/);
+    if (overlay === 'local') {
+      const secret = k8s.named<K8sObject & { stringData?: Record<string, string> }>('Secret', 'users-database');
+      const url = new URL(secret.stringData?.url ?? 'missing:');
+      expect([url.username, decodeURIComponent(url.password), url.host, url.pathname]).toEqual([
+        'users_app',
+        secret.stringData?.password,
+        'postgres:5432',
+        '/users',
+      ]);
+    }
   });
 
   it('keeps PostgreSQL on a PersistentVolumeClaim, as the alpine image user 70', () => {
@@ -276,7 +305,10 @@ describe('images', () => {
       expect(k8s.container(service).image, service).toBe(`microservices-lab/${service}:dev`);
       expect(k8s.container(service).imagePullPolicy, service).toBe('Never');
     }
-    expect(k8s.ofKind('Secret').map((secret) => (secret as K8sObject).metadata.name)).toEqual(['postgres-credentials']);
+    expect(k8s.ofKind('Secret').map((secret) => (secret as K8sObject).metadata.name)).toEqual([
+      'postgres-credentials',
+      'users-database',
+    ]);
   });
 
   it('runs the registry overlay on registry images, and leaves the database password to the cluster', async () => {
