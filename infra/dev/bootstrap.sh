@@ -159,13 +159,34 @@ set_env_line() {
 # pullable; else the one BUILD_SCRIPT makes from this machine's own software, which then
 # becomes KEY's line in .env (git shows .env as changed: this machine's setting, not one
 # to commit).
+# The digest infra/offline-base/rootfs.sh labels a local build with: its script and rootfs.sh.
+recipe_digest() {
+  cat "$repo_root/infra/offline-base/$1" "$repo_root/infra/offline-base/rootfs.sh" | sha256sum | cut -c1-16
+}
+
+recipe_of_image() {
+  docker image inspect --format '{{index .Config.Labels "org.microservices-lab.recipe"}}' "$1" 2>/dev/null
+}
+
+# current_local_build LOCAL_PREFIX BUILD_SCRIPT: a local image built by today's BUILD_SCRIPT,
+# if this machine has one (a fresh clone's .env names the official image, not it).
+current_local_build() {
+  local local_prefix=$1 digest candidate
+  digest="$(recipe_digest "$2")"
+  while read -r candidate; do
+    if [[ "$candidate" == "$local_prefix"* && "$(recipe_of_image "$candidate")" == "$digest" ]]; then
+      echo "$candidate"
+      return
+    fi
+  done < <(docker image ls --format '{{.Repository}}:{{.Tag}}')
+}
+
 ensure_image() {
-  local key=$1 local_prefix=$2 build_script=$3 what=$4 image
+  local key=$1 local_prefix=$2 build_script=$3 what=$4 image reuse
   image="$(configured_image "$key")"
 
   if [[ "$image" == "$local_prefix"* ]] && docker image inspect "$image" >/dev/null 2>&1 \
-    && [[ "$(docker image inspect --format '{{index .Config.Labels "org.microservices-lab.recipe"}}' "$image")" \
-      != "$(cat "$repo_root/infra/offline-base/$build_script" "$repo_root/infra/offline-base/rootfs.sh" | sha256sum | cut -c1-16)" ]]; then
+    && [[ "$(recipe_of_image "$image")" != "$(recipe_digest "$build_script")" ]]; then
     # Built by an older version of its script (an entrypoint that changed since): build it again.
     log "$image was built by an older infra/offline-base/$build_script"
     image=""
@@ -175,6 +196,12 @@ ensure_image() {
     log "$what image $image is present"
   elif [[ -n "$image" && "$image" != "$local_prefix"* ]] && timeout 60 docker pull "$image" >&2; then
     log "pulled $what image $image"
+  elif reuse="$(current_local_build "$local_prefix" "$build_script")" && [[ -n "$reuse" ]]; then
+    # Built here before from the same script: rebuilding would only give it a new id, and every
+    # image built on it would then miss the build cache.
+    log "${image:-the configured $what image} cannot be had; using $reuse, built from today's infra/offline-base/$build_script"
+    image="$reuse"
+    set_env_line "$key" "$image"
   else
     log "${image:-the local $what image} is neither present nor pullable (or current); building one from this machine's $what"
     local build_log
