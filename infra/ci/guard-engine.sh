@@ -25,7 +25,10 @@ engine_state() {
     docker info --format 'swarm {{.Swarm.LocalNodeState}}'
   } | sort
 }
-images() { docker image ls --quiet --no-trunc | sort -u; }
+# Named images (repository:tag): what a reader would miss. An untagged image id can leave this
+# list without being deleted (once a later build has it as a parent it no longer shows), and
+# infra/ci/remove-project-images.sh leaves the untagged cache on purpose.
+images() { docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>' | sort -u; }
 answers() { [[ "$(curl --silent --max-time 2 "http://127.0.0.1:$1/")" == "sentinel $1" ]]; }
 remove_sentinels() { for port in "${ports[@]}"; do docker rm --force "ci-sentinel-$port" >/dev/null 2>&1; done; }
 
